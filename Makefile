@@ -1,0 +1,142 @@
+# llm-observer: nginx module + evaluator.
+#
+#   make deps      install the Debian packages everything needs (idempotent)
+#   make           build build/ngx_http_llm_observer_module.so and
+#                  build/llm-evaluator, then prove the module loads
+#   make test      unit tests (Check) and integration tests (t/, prove)
+#   make demo      the whole pipeline on this machine, then stop it
+#   make install   module, load snippet, evaluator, sql/, systemd unit
+#
+# NGINX_SRC: an nginx source tree to build the module against; default is
+# the distro's nginx-dev tree, configured with the distro's own flags so
+# the module is binary compatible with /usr/sbin/nginx.
+
+SHELL      := /bin/bash
+REPO       := $(abspath .)
+BUILD      := $(REPO)/build
+NGINX_SRC  ?= /usr/share/nginx/src
+NGINX_BIN  ?= /usr/sbin/nginx
+NGX_TREE   := $(BUILD)/nginx
+PREFIX     ?= /usr
+DESTDIR    ?=
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
+SHARED_DIR := ngx_llm_observer_module
+CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl)
+
+SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
+              $(SHARED_DIR)/llo_parse.c
+SHARED_HDR := $(SHARED_SRC:.c=.h)
+MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c
+EVAL_SRC   := $(wildcard evaluator/*.c)
+EVAL_HDR   := $(wildcard evaluator/*.h)
+EVAL_LIBS  := -lpq $(shell pkg-config --libs yajl) -lz -lm
+
+UNIT_SRC   := $(wildcard t/unit/*.c)
+UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+UNIT_LIBS  := $(shell pkg-config --libs check 2>/dev/null) \
+              $(shell pkg-config --libs yajl) -lz -lm
+
+DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
+              libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \
+              libmicrohttpd-dev check libsubunit-dev postgresql \
+              postgresql-client prometheus prometheus-alertmanager wrk \
+              perl curl
+
+.PHONY: all module evaluator deps test unit itest demo bench install \
+        clean loadcheck
+
+all: module evaluator loadcheck
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing; \
+	else \
+	    echo "deps: all Debian packages present"; \
+	fi
+
+# -- the nginx module ---------------------------------------------------
+
+module: $(BUILD)/ngx_http_llm_observer_module.so
+
+# configure once (it takes ~20 s); rerun only when the addon file changes
+$(NGX_TREE)/objs/Makefile: config $(NGINX_SRC)/configure
+	rm -rf $(NGX_TREE)
+	mkdir -p $(BUILD)
+	cp -a $(NGINX_SRC) $(NGX_TREE)
+	cd $(NGX_TREE) && \
+	    if [ -f conf_flags ]; then . ./conf_flags; \
+	    else NGX_CONF_FLAGS=(--with-compat); fi; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(REPO) > $(BUILD)/nginx-configure.log 2>&1 \
+	    || { tail -30 $(BUILD)/nginx-configure.log; exit 1; }
+
+$(BUILD)/ngx_http_llm_observer_module.so: $(NGX_TREE)/objs/Makefile \
+        $(MODULE_SRC) $(SHARED_SRC) $(SHARED_HDR)
+	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
+	cp $(NGX_TREE)/objs/ngx_http_llm_observer_module.so $@
+
+loadcheck: module
+	@bash t/loadcheck.sh $(NGINX_BIN) $(BUILD)/ngx_http_llm_observer_module.so
+
+# -- the evaluator and shared code ----------------------------------------
+
+evaluator: $(BUILD)/llm-evaluator
+
+$(BUILD)/llm-evaluator: $(EVAL_SRC) $(EVAL_HDR) $(SHARED_SRC) $(SHARED_HDR)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) \
+	    -DLLO_SQL_DIR='"$(PREFIX)/share/llm-observer/sql"' \
+	    -o $@ $(EVAL_SRC) $(SHARED_SRC) $(EVAL_LIBS)
+
+# -- tests ----------------------------------------------------------------
+
+$(BUILD)/unit/%: t/unit/%.c $(SHARED_SRC) $(SHARED_HDR)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -It/unit -o $@ $< $(SHARED_SRC) \
+	    $(UNIT_LIBS)
+
+unit: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do \
+	    CK_DEFAULT_TIMEOUT=120 $$t || rc=1; \
+	done; exit $$rc
+
+itest: all
+	prove -I t/lib t/
+
+test: deps all
+	$(MAKE) unit
+	$(MAKE) itest
+
+demo: deps all
+	bash t/demo.sh
+
+bench: deps all
+	bash bench/run.sh
+
+# -- install ----------------------------------------------------------------
+
+install: all
+	install -D -m 0644 $(BUILD)/ngx_http_llm_observer_module.so \
+	    $(DESTDIR)$(PREFIX)/lib/nginx/modules/ngx_http_llm_observer_module.so
+	install -D -m 0644 conf.d/50-mod-http-llm-observer.conf \
+	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available/50-mod-http-llm-observer.conf
+	install -D -m 0755 $(BUILD)/llm-evaluator \
+	    $(DESTDIR)$(PREFIX)/sbin/llm-evaluator
+	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/sql
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/llm-observer/sql/
+	install -D -m 0640 conf.d/llm-evaluator.conf \
+	    $(DESTDIR)/etc/llm-observer/llm-evaluator.conf
+	install -D -m 0644 conf.d/llm-evaluator.service \
+	    $(DESTDIR)/lib/systemd/system/llm-evaluator.service
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1527 @@
+/*
+ * llm-observer request and response extraction: see llo_parse.h.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+#include <zlib.h>
+
+#include "llo_parse.h"
+
+
+#define LLO_PATH_MAX            4096
+#define LLO_KEY_MAX             48
+#define LLO_GZ_CHUNK            16384
+#define LLO_TMPL_MAX            2048
+
+#define LLO_J_MAP               1
+#define LLO_J_ARRAY             2
+
+#define LLO_V_NULL              0
+#define LLO_V_BOOL              1
+#define LLO_V_NUMBER            2
+#define LLO_V_STRING            3
+
+
+typedef enum {
+    LLO_F_NONE = 0,
+    LLO_F_ID,
+    LLO_F_MODEL,
+    LLO_F_FINISH,
+    LLO_F_TEXT,
+    LLO_F_PT,
+    LLO_F_CT,
+    LLO_F_TT,
+    LLO_F_CACHED,
+    LLO_F_REASONING,
+    LLO_F_ERR_TYPE,
+    LLO_F_ERR_MSG,
+
+    LLO_F_REQ_MODEL,
+    LLO_F_REQ_STREAM,
+    LLO_F_REQ_USAGE,
+    LLO_F_REQ_MAX,
+    LLO_F_REQ_TEXT
+} llo_field_e;
+
+
+typedef struct {
+    const char         *path;
+    size_t              len;
+    llo_field_e         field;
+} llo_path_map_t;
+
+
+#define llo_pm(s, f)  { s, sizeof(s) - 1, f }
+
+static const llo_path_map_t  llo_resp_paths[] = {
+    llo_pm("id", LLO_F_ID),
+    llo_pm("model", LLO_F_MODEL),
+    llo_pm("choices[].finish_reason", LLO_F_FINISH),
+    llo_pm("choices[].delta.content", LLO_F_TEXT),
+    llo_pm("choices[].message.content", LLO_F_TEXT),
+    llo_pm("choices[].text", LLO_F_TEXT),
+    llo_pm("usage.prompt_tokens", LLO_F_PT),
+    llo_pm("usage.completion_tokens", LLO_F_CT),
+    llo_pm("usage.total_tokens", LLO_F_TT),
+    llo_pm("usage.prompt_tokens_details.cached_tokens", LLO_F_CACHED),
+    llo_pm("usage.completion_tokens_details.reasoning_tokens",
+           LLO_F_REASONING),
+    llo_pm("error.type", LLO_F_ERR_TYPE),
+    llo_pm("error.message", LLO_F_ERR_MSG),
+    llo_pm("error", LLO_F_ERR_MSG),
+    { NULL, 0, LLO_F_NONE }
+};
+
+static const llo_path_map_t  llo_req_paths[] = {
+    llo_pm("model", LLO_F_REQ_MODEL),
+    llo_pm("stream", LLO_F_REQ_STREAM),
+    llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE),
+    llo_pm("max_tokens", LLO_F_REQ_MAX),
+    llo_pm("max_completion_tokens", LLO_F_REQ_MAX),
+    llo_pm("messages[].content", LLO_F_REQ_TEXT),
+    llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
+    llo_pm("prompt", LLO_F_REQ_TEXT),
+    llo_pm("prompt[]", LLO_F_REQ_TEXT),
+    llo_pm("input", LLO_F_REQ_TEXT),
+    llo_pm("input[]", LLO_F_REQ_TEXT),
+    { NULL, 0, LLO_F_NONE }
+};
+
+
+/* where yajl is in the document, as "choices[].delta.content" */
+
+typedef struct {
+    char                path[LLO_PATH_MAX];
+    size_t              len;
+    int                 depth;
+    uint8_t             type[LLO_MAX_DEPTH];
+    size_t              base[LLO_MAX_DEPTH];
+} llo_path_t;
+
+
+typedef struct llo_json_s  llo_json_t;
+
+typedef void (*llo_value_pt)(llo_json_t *j, llo_field_e f, int type,
+    const uint8_t *v, size_t len);
+
+struct llo_json_s {
+    llo_path_t          path;
+    const llo_path_map_t *map;
+    llo_value_pt        value;
+    void               *data;
+    yajl_handle         yajl;
+    int                 too_deep;
+
+    /* template learning, used by the SSE event parser */
+    yajl_handle         learn_yajl;
+    int                 learn_seen;     /* interesting values so far */
+    unsigned            learn_mask;     /* which fields, one bit each */
+    size_t              learn_key_end;
+    size_t              learn_text_end;
+};
+
+
+typedef struct {
+    uint8_t             prefix[LLO_TMPL_MAX];
+    size_t              prefix_len;
+    uint8_t             suffix[LLO_TMPL_MAX];
+    size_t              suffix_len;
+    size_t              obf;            /* suffix length before
+                                           ,"obfuscation":" or 0 */
+    llo_sstr_t          id;
+    llo_sstr_t          model;
+    unsigned            valid:1;
+} llo_tmpl_t;
+
+
+struct llo_req_parser_s {
+    llo_req_t           res;
+    llo_json_t          json;
+    unsigned            failed:1;
+};
+
+
+struct llo_resp_parser_s {
+    llo_resp_t          res;
+    int                 body;
+    int                 skim;
+    unsigned            failed:1;       /* stop feeding the parser */
+
+    /* gzip */
+    z_stream           *zs;
+    uint8_t            *zout;
+
+    /* JSON */
+    llo_json_t          json;
+
+    /* SSE */
+    uint8_t            *line;
+    size_t              line_len;
+    size_t              line_cap;
+    uint8_t            *ev;
+    size_t              ev_len;
+    size_t              ev_cap;
+    const uint8_t      *ev_in;          /* data still in the fed buffer */
+    size_t              ev_in_len;
+    uint64_t            ev_offset;
+    unsigned            ev_data:1;
+    unsigned            ev_skip:1;      /* event too big: skip to its end */
+    uint8_t            *scratch;
+    size_t              scratch_cap;
+    llo_tmpl_t          tmpl;
+};
+
+
+static void llo_json_init(llo_json_t *j, const llo_path_map_t *map,
+    llo_value_pt value, void *data);
+static yajl_handle llo_json_yajl(llo_json_t *j);
+static int llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
+    size_t len, const char *what, uint64_t offset, char *err, size_t errlen);
+static void llo_text_append(llo_text_t *t, const void *s, size_t n, int sep);
+static int llo_text_init(llo_text_t *t, size_t cap);
+static void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
+static int llo_int(const uint8_t *v, size_t len, int64_t *out);
+static void llo_req_value(llo_json_t *j, llo_field_e f, int type,
+    const uint8_t *v, size_t len);
+static void llo_resp_value(llo_json_t *j, llo_field_e f, int type,
+    const uint8_t *v, size_t len);
+static void llo_resp_body(llo_resp_parser_t *p, const uint8_t *data,
+    size_t len);
+static void llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data,
+    size_t len);
+static void llo_sse_line(llo_resp_parser_t *p, const uint8_t *line,
+    size_t len, int in_place, uint64_t offset);
+static void llo_sse_dispatch(llo_resp_parser_t *p);
+static int llo_sse_keep(llo_resp_parser_t *p);
+static int llo_grow(uint8_t **buf, size_t *cap, size_t need);
+static int llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
+static void llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
+
+
+/* -- small helpers -------------------------------------------------------- */
+
+
+size_t
+llo_utf8_cut(const char *s, size_t len)
+{
+    size_t   i, need;
+    uint8_t  c;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    /* find the start of the last sequence: at most 3 continuation bytes */
+
+    i = len;
+
+    while (i > 0 && len - i < 4) {
+        c = (uint8_t) s[i - 1];
+
+        if ((c & 0xc0) != 0x80) {
+            break;
+        }
+
+        i--;
+    }
+
+    if (i == 0) {
+        return len;
+    }
+
+    c = (uint8_t) s[i - 1];
+
+    if (c < 0x80) {
+        return len;
+    }
+
+    need = (c >= 0xf0) ? 4 : (c >= 0xe0) ? 3 : (c >= 0xc0) ? 2 : 1;
+
+    if (len - (i - 1) < need) {
+        return i - 1;
+    }
+
+    return len;
+}
+
+
+static int
+llo_text_init(llo_text_t *t, size_t cap)
+{
+    t->cap = cap;
+    t->len = 0;
+    t->truncated = 0;
+    t->data = NULL;
+
+    if (cap == 0) {
+        return 0;
+    }
+
+    t->data = malloc(cap);
+
+    return t->data == NULL ? -1 : 0;
+}
+
+
+static void
+llo_text_append(llo_text_t *t, const void *s, size_t n, int sep)
+{
+    size_t  room;
+
+    if (t->truncated) {
+        return;
+    }
+
+    if (sep && t->len > 0) {
+        if (t->len == t->cap) {
+            t->truncated = 1;
+            return;
+        }
+
+        t->data[t->len++] = '\n';
+    }
+
+    room = t->cap - t->len;
+
+    if (n <= room) {
+        memcpy(t->data + t->len, s, n);
+        t->len += n;
+        return;
+    }
+
+    /* cut at a character boundary of what was kept in total */
+
+    memcpy(t->data + t->len, s, room);
+    t->len = llo_utf8_cut(t->data, t->cap);
+    t->truncated = 1;
+}
+
+
+static void
+llo_sstr_set(llo_sstr_t *s, const void *v, size_t len)
+{
+    if (len >= LLO_SMALL_STR) {
+        len = llo_utf8_cut(v, LLO_SMALL_STR - 1);
+    }
+
+    memcpy(s->data, v, len);
+    s->data[len] = '\0';
+    s->len = len;
+    s->set = 1;
+}
+
+
+static int
+llo_int(const uint8_t *v, size_t len, int64_t *out)
+{
+    size_t   i;
+    int64_t  n;
+
+    if (len == 0 || len > 18) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return -1;
+        }
+        n = n * 10 + (v[i] - '0');
+    }
+
+    *out = n;
+
+    return 0;
+}
+
+
+static int
+llo_grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t   n;
+    uint8_t  *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+
+    n = *cap ? *cap : 256;
+
+    while (n < need) {
+        n *= 2;
+    }
+
+    p = realloc(*buf, n);
+    if (p == NULL) {
+        return -1;
+    }
+
+    *buf = p;
+    *cap = n;
+
+    return 0;
+}
+
+
+/* -- yajl with a path ------------------------------------------------------ */
+
+
+static void
+llo_json_value(llo_json_t *j, int type, const uint8_t *v, size_t len)
+{
+    const llo_path_map_t  *m;
+
+    for (m = j->map; m->path; m++) {
+        if (m->len == j->path.len
+            && memcmp(m->path, j->path.path, m->len) == 0)
+        {
+            j->value(j, m->field, type, v, len);
+            return;
+        }
+    }
+}
+
+
+static int
+llo_cb_null(void *ctx)
+{
+    llo_json_value(ctx, LLO_V_NULL, NULL, 0);
+    return 1;
+}
+
+
+static int
+llo_cb_bool(void *ctx, int v)
+{
+    llo_json_value(ctx, LLO_V_BOOL, (const uint8_t *) (v ? "1" : "0"), 1);
+    return 1;
+}
+
+
+static int
+llo_cb_number(void *ctx, const char *v, size_t len)
+{
+    llo_json_value(ctx, LLO_V_NUMBER, (const uint8_t *) v, len);
+    return 1;
+}
+
+
+static int
+llo_cb_string(void *ctx, const unsigned char *v, size_t len)
+{
+    llo_json_value(ctx, LLO_V_STRING, v, len);
+    return 1;
+}
+
+
+static int
+llo_json_push(llo_json_t *j, int type)
+{
+    llo_path_t  *p;
+
+    p = &j->path;
+
+    if (p->depth == LLO_MAX_DEPTH) {
+        j->too_deep = 1;
+        return 0;
+    }
+
+    p->type[p->depth] = (uint8_t) type;
+    p->base[p->depth] = p->len;
+    p->depth++;
+
+    if (type == LLO_J_ARRAY) {
+        memcpy(p->path + p->len, "[]", 2);
+        p->len += 2;
+    }
+
+    return 1;
+}
+
+
+static int
+llo_json_pop(llo_json_t *j)
+{
+    llo_path_t  *p;
+
+    p = &j->path;
+
+    if (p->depth > 0) {
+        p->depth--;
+        p->len = p->base[p->depth];
+    }
+
+    return 1;
+}
+
+
+static int
+llo_cb_start_map(void *ctx)
+{
+    return llo_json_push(ctx, LLO_J_MAP);
+}
+
+
+static int
+llo_cb_start_array(void *ctx)
+{
+    return llo_json_push(ctx, LLO_J_ARRAY);
+}
+
+
+static int
+llo_cb_end(void *ctx)
+{
+    return llo_json_pop(ctx);
+}
+
+
+static int
+llo_cb_key(void *ctx, const unsigned char *key, size_t len)
+{
+    llo_json_t  *j;
+    llo_path_t  *p;
+
+    j = ctx;
+    p = &j->path;
+    p->len = p->base[p->depth - 1];
+
+    if (p->len > 0) {
+        p->path[p->len++] = '.';
+    }
+
+    /* keys we look for are short; a long one is a segment nothing matches */
+
+    if (len > LLO_KEY_MAX) {
+        p->path[p->len++] = '#';
+        return 1;
+    }
+
+    memcpy(p->path + p->len, key, len);
+    p->len += len;
+
+    if (j->learn_yajl && len == 7 && memcmp(key, "content", 7) == 0) {
+        j->learn_key_end = yajl_get_bytes_consumed(j->learn_yajl);
+    }
+
+    return 1;
+}
+
+
+static const yajl_callbacks  llo_yajl_callbacks = {
+    llo_cb_null,
+    llo_cb_bool,
+    NULL,
+    NULL,
+    llo_cb_number,
+    llo_cb_string,
+    llo_cb_start_map,
+    llo_cb_key,
+    llo_cb_end,
+    llo_cb_start_array,
+    llo_cb_end
+};
+
+
+static void
+llo_json_init(llo_json_t *j, const llo_path_map_t *map, llo_value_pt value,
+    void *data)
+{
+    memset(j, 0, sizeof(llo_json_t));
+    j->map = map;
+    j->value = value;
+    j->data = data;
+}
+
+
+static yajl_handle
+llo_json_yajl(llo_json_t *j)
+{
+    yajl_handle  h;
+
+    j->path.len = 0;
+    j->path.depth = 0;
+    j->too_deep = 0;
+
+    h = yajl_alloc(&llo_yajl_callbacks, NULL, j);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    /* strings are copied, not validated: the skimmer does not validate
+     * them either, so both paths agree; the evaluator repairs UTF-8 */
+    yajl_config(h, yajl_dont_validate_strings, 1);
+
+    return h;
+}
+
+
+static int
+llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
+    size_t len, const char *what, uint64_t offset, char *err, size_t errlen)
+{
+    size_t          n;
+    unsigned char  *msg;
+
+    if (st == yajl_status_ok) {
+        return 0;
+    }
+
+    if (j->too_deep) {
+        snprintf(err, errlen, "JSON nested deeper than %d at byte %llu of "
+                 "%s", LLO_MAX_DEPTH,
+                 (unsigned long long) (offset
+                                       + yajl_get_bytes_consumed(j->yajl)),
+                 what);
+        return -1;
+    }
+
+    msg = yajl_get_error(j->yajl, 0, data, len);
+
+    n = msg ? strlen((char *) msg) : 0;
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+        n--;
+    }
+
+    snprintf(err, errlen, "invalid JSON at byte %llu of %s: %.*s",
+             (unsigned long long) (offset + yajl_get_bytes_consumed(j->yajl)),
+             what, (int) n, msg ? (char *) msg : "");
+
+    if (msg) {
+        yajl_free_error(j->yajl, msg);
+    }
+
+    return -1;
+}
+
+
+/* -- requests ---------------------------------------------------------------- */
+
+
+static void
+llo_req_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
+    size_t len)
+{
+    int64_t    n;
+    llo_req_t  *r;
+
+    r = &((llo_req_parser_t *) j->data)->res;
+
+    switch (f) {
+
+    case LLO_F_REQ_MODEL:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->model, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_STREAM:
+        if (type == LLO_V_BOOL) {
+            r->stream = v[0] == '1';
+        }
+        break;
+
+    case LLO_F_REQ_USAGE:
+        if (type == LLO_V_BOOL) {
+            r->include_usage = v[0] == '1';
+        }
+        break;
+
+    case LLO_F_REQ_MAX:
+        if (type == LLO_V_NUMBER && llo_int(v, len, &n) == 0) {
+            r->max_tokens = n;
+        }
+        break;
+
+    case LLO_F_REQ_TEXT:
+        if (type == LLO_V_STRING) {
+            llo_text_append(&r->text, v, len, 1);
+        }
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+llo_req_parser_t *
+llo_req_create(size_t max_text)
+{
+    llo_req_parser_t  *p;
+
+    p = calloc(1, sizeof(llo_req_parser_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->res.stream = -1;
+    p->res.include_usage = -1;
+    p->res.max_tokens = -1;
+
+    if (llo_text_init(&p->res.text, max_text) != 0) {
+        free(p);
+        return NULL;
+    }
+
+    llo_json_init(&p->json, llo_req_paths, llo_req_value, p);
+
+    p->json.yajl = llo_json_yajl(&p->json);
+    if (p->json.yajl == NULL) {
+        llo_req_destroy(p);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+void
+llo_req_feed(llo_req_parser_t *p, const uint8_t *data, size_t len)
+{
+    yajl_status  st;
+
+    if (p->failed || len == 0) {
+        p->res.bytes += len;
+        return;
+    }
+
+    st = yajl_parse(p->json.yajl, data, len);
+
+    if (llo_json_error(&p->json, st, data, len, "request", p->res.bytes,
+                       p->res.error, LLO_ERR_LEN))
+    {
+        p->failed = 1;
+    }
+
+    p->res.bytes += len;
+}
+
+
+void
+llo_req_finish(llo_req_parser_t *p)
+{
+    yajl_status  st;
+
+    if (p->failed) {
+        return;
+    }
+
+    p->failed = 1;
+
+    if (p->res.bytes == 0) {
+        snprintf(p->res.error, LLO_ERR_LEN, "empty request body");
+        return;
+    }
+
+    st = yajl_complete_parse(p->json.yajl);
+
+    if (st != yajl_status_ok) {
+        snprintf(p->res.error, LLO_ERR_LEN, "request JSON ends early at "
+                 "byte %llu", (unsigned long long) p->res.bytes);
+    }
+}
+
+
+llo_req_t *
+llo_req_result(llo_req_parser_t *p)
+{
+    return &p->res;
+}
+
+
+void
+llo_req_destroy(llo_req_parser_t *p)
+{
+    if (p == NULL) {
+        return;
+    }
+
+    if (p->json.yajl) {
+        yajl_free(p->json.yajl);
+    }
+
+    free(p->res.text.data);
+    free(p);
+}
+
+
+/* -- responses ----------------------------------------------------------- */
+
+
+static void
+llo_resp_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
+    size_t len)
+{
+    int64_t    n, *dst;
+    llo_resp_t  *r;
+
+    r = &((llo_resp_parser_t *) j->data)->res;
+
+    if (type == LLO_V_NULL) {
+        return;
+    }
+
+    if (j->learn_yajl) {
+        j->learn_seen++;
+        j->learn_mask |= 1u << f;
+
+        if (f == LLO_F_TEXT && type == LLO_V_STRING && j->learn_seen == 3
+            && j->learn_mask == ((1u << LLO_F_ID) | (1u << LLO_F_MODEL)
+                                 | (1u << LLO_F_TEXT))
+            && j->learn_key_end
+            && j->path.len == sizeof("choices[].delta.content") - 1
+            && memcmp(j->path.path, "choices[].delta", 15) == 0)
+        {
+            j->learn_text_end = yajl_get_bytes_consumed(j->learn_yajl);
+        }
+    }
+
+    dst = NULL;
+
+    switch (f) {
+
+    case LLO_F_ID:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->id, v, len);
+        }
+        return;
+
+    case LLO_F_MODEL:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->model, v, len);
+        }
+        return;
+
+    case LLO_F_FINISH:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->finish_reason, v, len);
+        }
+        return;
+
+    case LLO_F_TEXT:
+        if (type == LLO_V_STRING) {
+            llo_text_append(&r->text, v, len, 0);
+        }
+        return;
+
+    case LLO_F_ERR_TYPE:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->error_type, v, len);
+        }
+        return;
+
+    case LLO_F_ERR_MSG:
+        if (type == LLO_V_STRING) {
+            llo_sstr_set(&r->error_message, v, len);
+        }
+        return;
+
+    case LLO_F_PT:
+        dst = &r->prompt_tokens;
+        break;
+
+    case LLO_F_CT:
+        dst = &r->completion_tokens;
+        break;
+
+    case LLO_F_TT:
+        dst = &r->total_tokens;
+        break;
+
+    case LLO_F_CACHED:
+        dst = &r->cached_tokens;
+        break;
+
+    case LLO_F_REASONING:
+        dst = &r->reasoning_tokens;
+        break;
+
+    default:
+        return;
+    }
+
+    if (type == LLO_V_NUMBER && llo_int(v, len, &n) == 0) {
+        *dst = n;
+        r->usage = 1;
+    }
+}
+
+
+llo_resp_parser_t *
+llo_resp_create(int body, int gzip, size_t max_text, int skim)
+{
+    llo_resp_parser_t  *p;
+
+    p = calloc(1, sizeof(llo_resp_parser_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->body = body;
+    p->skim = skim;
+    p->res.prompt_tokens = -1;
+    p->res.completion_tokens = -1;
+    p->res.total_tokens = -1;
+    p->res.cached_tokens = -1;
+    p->res.reasoning_tokens = -1;
+
+    if (llo_text_init(&p->res.text, max_text) != 0) {
+        free(p);
+        return NULL;
+    }
+
+    llo_json_init(&p->json, llo_resp_paths, llo_resp_value, p);
+
+    if (body == LLO_BODY_JSON) {
+        p->json.yajl = llo_json_yajl(&p->json);
+        if (p->json.yajl == NULL) {
+            goto failed;
+        }
+    }
+
+    if (gzip) {
+        p->zs = calloc(1, sizeof(z_stream));
+        p->zout = malloc(LLO_GZ_CHUNK);
+
+        if (p->zs == NULL || p->zout == NULL
+            || inflateInit2(p->zs, 16 + MAX_WBITS) != Z_OK)
+        {
+            free(p->zs);
+            p->zs = NULL;
+            goto failed;
+        }
+    }
+
+    return p;
+
+failed:
+
+    llo_resp_destroy(p);
+    return NULL;
+}
+
+
+void
+llo_resp_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
+{
+    int  rc;
+
+    p->res.wire_bytes += len;
+
+    if (p->failed || len == 0) {
+        return;
+    }
+
+    if (p->zs == NULL) {
+        llo_resp_body(p, data, len);
+        return;
+    }
+
+    p->zs->next_in = (Bytef *) data;
+    p->zs->avail_in = (uInt) len;
+
+    do {
+        p->zs->next_out = p->zout;
+        p->zs->avail_out = LLO_GZ_CHUNK;
+
+        rc = inflate(p->zs, Z_NO_FLUSH);
+
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+            snprintf(p->res.error, LLO_ERR_LEN, "gzip data error at byte "
+                     "%llu of response: %s",
+                     (unsigned long long) (p->res.wire_bytes - len
+                                           + (len - p->zs->avail_in)),
+                     p->zs->msg ? p->zs->msg : "inflate failed");
+            p->failed = 1;
+            return;
+        }
+
+        llo_resp_body(p, p->zout, LLO_GZ_CHUNK - p->zs->avail_out);
+
+        if (rc == Z_STREAM_END) {
+            break;
+        }
+
+    } while (p->zs->avail_out == 0 && !p->failed);
+}
+
+
+static void
+llo_resp_body(llo_resp_parser_t *p, const uint8_t *data, size_t len)
+{
+    yajl_status  st;
+
+    if (len == 0 || p->failed) {
+        return;
+    }
+
+    switch (p->body) {
+
+    case LLO_BODY_JSON:
+        st = yajl_parse(p->json.yajl, data, len);
+
+        if (llo_json_error(&p->json, st, data, len, "response",
+                           p->res.bytes, p->res.error, LLO_ERR_LEN))
+        {
+            p->failed = 1;
+        }
+
+        break;
+
+    case LLO_BODY_SSE:
+        llo_sse_feed(p, data, len);
+        break;
+
+    default:
+        break;
+    }
+
+    p->res.bytes += len;
+}
+
+
+void
+llo_resp_finish(llo_resp_parser_t *p)
+{
+    yajl_status  st;
+
+    if (p->failed) {
+        return;
+    }
+
+    if (p->body == LLO_BODY_JSON) {
+        if (p->res.bytes == 0) {
+            snprintf(p->res.error, LLO_ERR_LEN, "empty JSON response");
+
+        } else {
+            st = yajl_complete_parse(p->json.yajl);
+
+            if (st == yajl_status_ok) {
+                p->res.done = 1;
+
+            } else {
+                snprintf(p->res.error, LLO_ERR_LEN, "response JSON ends "
+                         "early at byte %llu",
+                         (unsigned long long) p->res.bytes);
+            }
+        }
+
+    } else if (p->body == LLO_BODY_SSE) {
+
+        /* a last line without its newline, and an unterminated event */
+        if (p->line_len) {
+            llo_sse_line(p, p->line, p->line_len, 0,
+                         p->res.bytes - p->line_len);
+            p->line_len = 0;
+        }
+
+        if (p->ev_data) {
+            llo_sse_dispatch(p);
+        }
+    }
+
+    p->failed = 1;
+}
+
+
+llo_resp_t *
+llo_resp_result(llo_resp_parser_t *p)
+{
+    return &p->res;
+}
+
+
+void
+llo_resp_destroy(llo_resp_parser_t *p)
+{
+    if (p == NULL) {
+        return;
+    }
+
+    if (p->json.yajl) {
+        yajl_free(p->json.yajl);
+    }
+
+    if (p->zs) {
+        inflateEnd(p->zs);
+        free(p->zs);
+    }
+
+    free(p->zout);
+    free(p->line);
+    free(p->ev);
+    free(p->scratch);
+    free(p->res.text.data);
+    free(p);
+}
+
+
+/* -- SSE ----------------------------------------------------------------------- */
+
+
+static void
+llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
+{
+    size_t          n;
+    uint64_t        base;
+    const uint8_t  *pos, *end, *nl;
+
+    pos = data;
+    end = data + len;
+    base = p->res.bytes;
+
+    while (pos < end) {
+        nl = memchr(pos, '\n', end - pos);
+
+        if (nl == NULL) {
+            /* keep the partial line for the next buffer */
+            n = end - pos;
+
+            if (p->line_len + n > LLO_SSE_MAX_EVENT) {
+                if (!p->ev_skip && p->res.error[0] == '\0') {
+                    snprintf(p->res.error, LLO_ERR_LEN, "SSE line longer "
+                             "than %d bytes at byte %llu of response",
+                             LLO_SSE_MAX_EVENT, (unsigned long long)
+                             (base + (pos - data) - p->line_len));
+                }
+                p->ev_skip = 1;
+                p->line_len = 0;
+
+            } else if (llo_grow(&p->line, &p->line_cap, p->line_len + n)
+                       == 0)
+            {
+                memcpy(p->line + p->line_len, pos, n);
+                p->line_len += n;
+            }
+
+            break;
+        }
+
+        if (p->line_len) {
+            n = nl - pos;
+
+            if (llo_grow(&p->line, &p->line_cap, p->line_len + n) == 0) {
+                memcpy(p->line + p->line_len, pos, n);
+                p->line_len += n;
+                llo_sse_line(p, p->line, p->line_len, 0,
+                             base + (nl - data) - p->line_len);
+            }
+
+            p->line_len = 0;
+
+        } else {
+            llo_sse_line(p, pos, nl - pos, 1, base + (pos - data));
+        }
+
+        pos = nl + 1;
+    }
+
+    /* event data still pointing into this buffer must be copied now */
+    if (p->ev_in) {
+        (void) llo_sse_keep(p);
+    }
+}
+
+
+static int
+llo_sse_keep(llo_resp_parser_t *p)
+{
+    if (llo_grow(&p->ev, &p->ev_cap, p->ev_in_len) != 0) {
+        p->ev_in = NULL;
+        p->ev_skip = 1;
+        return -1;
+    }
+
+    memcpy(p->ev, p->ev_in, p->ev_in_len);
+    p->ev_len = p->ev_in_len;
+    p->ev_in = NULL;
+
+    return 0;
+}
+
+
+static void
+llo_sse_line(llo_resp_parser_t *p, const uint8_t *line, size_t len,
+    int in_place, uint64_t offset)
+{
+    size_t          n;
+    const uint8_t  *v;
+
+    if (len && line[len - 1] == '\r') {
+        len--;
+    }
+
+    if (len == 0) {
+        if (p->ev_data && !p->ev_skip) {
+            llo_sse_dispatch(p);
+        }
+
+        p->ev_data = 0;
+        p->ev_skip = 0;
+        p->ev_in = NULL;
+        p->ev_len = 0;
+        return;
+    }
+
+    if (p->ev_skip || len < 5 || memcmp(line, "data:", 5) != 0) {
+        /* comments, event:, id:, retry: carry nothing we count yet */
+        return;
+    }
+
+    v = line + 5;
+    n = len - 5;
+
+    if (n && *v == ' ') {
+        v++;
+        n--;
+    }
+
+    if (!p->ev_data) {
+        p->ev_data = 1;
+        p->ev_offset = offset + (v - line);
+
+        if (in_place) {
+            p->ev_in = v;
+            p->ev_in_len = n;
+            return;
+        }
+
+        if (llo_grow(&p->ev, &p->ev_cap, n) == 0) {
+            memcpy(p->ev, v, n);
+            p->ev_len = n;
+        }
+
+        return;
+    }
+
+    /* a second data: line joins the first with a newline */
+
+    if (p->ev_in && llo_sse_keep(p) != 0) {
+        return;
+    }
+
+    if (p->ev_len + 1 + n > LLO_SSE_MAX_EVENT) {
+        if (p->res.error[0] == '\0') {
+            snprintf(p->res.error, LLO_ERR_LEN, "SSE event larger than %d "
+                     "bytes at byte %llu of response", LLO_SSE_MAX_EVENT,
+                     (unsigned long long) p->ev_offset);
+        }
+        p->ev_skip = 1;
+        return;
+    }
+
+    if (llo_grow(&p->ev, &p->ev_cap, p->ev_len + 1 + n) == 0) {
+        p->ev[p->ev_len++] = '\n';
+        memcpy(p->ev + p->ev_len, v, n);
+        p->ev_len += n;
+    }
+}
+
+
+static void
+llo_sse_dispatch(llo_resp_parser_t *p)
+{
+    size_t          n;
+    const uint8_t  *d;
+
+    if (p->ev_in) {
+        d = p->ev_in;
+        n = p->ev_in_len;
+
+    } else {
+        d = p->ev;
+        n = p->ev_len;
+    }
+
+    p->ev_data = 0;
+    p->ev_in = NULL;
+    p->ev_len = 0;
+
+    if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
+        p->res.done = 1;
+        return;
+    }
+
+    p->res.events++;
+
+    if (p->skim && llo_skim_event(p, d, n) == 0) {
+        p->res.skimmed++;
+        return;
+    }
+
+    llo_yajl_event(p, d, n);
+}
+
+
+/*
+ * The skimmer.  Most events of an OpenAI stream differ from the previous
+ * one only in the text of choices[0].delta.content (and in a random
+ * "obfuscation" string at the end).  When yajl has parsed an event whose
+ * only fields of interest are id, model and that text, in that order, the
+ * bytes before the text and after it are kept as a template.  A later
+ * event with the same prefix, a well-formed string, and the same suffix
+ * is the same JSON document with another text, so it yields exactly what
+ * yajl would: that is checked by t/unit/test_parse.c on every fixture.
+ * Anything else goes to yajl.
+ */
+
+static int
+llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
+{
+    size_t          k, o, room;
+    uint8_t        *out;
+    uint32_t        cp;
+    llo_tmpl_t     *t;
+    const uint8_t  *s, *end, *e;
+
+    t = &p->tmpl;
+
+    if (!t->valid || n < t->prefix_len + 1 + t->suffix_len
+        || memcmp(d, t->prefix, t->prefix_len) != 0)
+    {
+        return -1;
+    }
+
+    s = d + t->prefix_len;
+    end = d + n;
+
+    room = n - t->prefix_len;
+
+    if (llo_grow(&p->scratch, &p->scratch_cap, room) != 0) {
+        return -1;
+    }
+
+    out = p->scratch;
+    o = 0;
+
+    /* decode the string the way yajl does; bail out where yajl's own
+     * quirks (surrogates, \u0000) or errors would be involved */
+
+    for ( ;; ) {
+        if (s == end) {
+            return -1;
+        }
+
+        e = s;
+
+        while (e < end && *e != '"' && *e != '\\' && *e >= 0x20) {
+            e++;
+        }
+
+        memcpy(out + o, s, e - s);
+        o += e - s;
+        s = e;
+
+        if (s == end || *s < 0x20) {
+            return -1;
+        }
+
+        if (*s == '"') {
+            s++;
+            break;
+        }
+
+        /* a backslash */
+
+        if (end - s < 2) {
+            return -1;
+        }
+
+        switch (s[1]) {
+        case '"': out[o++] = '"'; s += 2; continue;
+        case '\\': out[o++] = '\\'; s += 2; continue;
+        case '/': out[o++] = '/'; s += 2; continue;
+        case 'b': out[o++] = '\b'; s += 2; continue;
+        case 'f': out[o++] = '\f'; s += 2; continue;
+        case 'n': out[o++] = '\n'; s += 2; continue;
+        case 'r': out[o++] = '\r'; s += 2; continue;
+        case 't': out[o++] = '\t'; s += 2; continue;
+        case 'u': break;
+        default: return -1;
+        }
+
+        if (end - s < 6) {
+            return -1;
+        }
+
+        cp = 0;
+
+        for (k = 2; k < 6; k++) {
+            cp <<= 4;
+
+            if (s[k] >= '0' && s[k] <= '9') {
+                cp |= s[k] - '0';
+
+            } else if ((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'f') {
+                cp |= (s[k] | 0x20) - 'a' + 10;
+
+            } else {
+                return -1;
+            }
+        }
+
+        if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return -1;
+        }
+
+        if (cp < 0x80) {
+            out[o++] = (uint8_t) cp;
+
+        } else if (cp < 0x800) {
+            out[o++] = (uint8_t) (0xc0 | (cp >> 6));
+            out[o++] = (uint8_t) (0x80 | (cp & 0x3f));
+
+        } else {
+            out[o++] = (uint8_t) (0xe0 | (cp >> 12));
+            out[o++] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
+            out[o++] = (uint8_t) (0x80 | (cp & 0x3f));
+        }
+
+        s += 6;
+    }
+
+    /* the rest must be the learned suffix */
+
+    if ((size_t) (end - s) == t->suffix_len
+        && memcmp(s, t->suffix, t->suffix_len) == 0)
+    {
+        goto matched;
+    }
+
+    if (t->obf == 0 || (size_t) (end - s) < t->obf + 18
+        || memcmp(s, t->suffix, t->obf + 16) != 0)
+    {
+        return -1;
+    }
+
+    /* ,"obfuscation":"<random, plain characters>"} */
+
+    s += t->obf + 16;
+
+    while (s < end && *s != '"' && *s != '\\' && *s >= 0x20) {
+        s++;
+    }
+
+    if (end - s != 2 || s[0] != '"' || s[1] != '}') {
+        return -1;
+    }
+
+matched:
+
+    if (t->id.set) {
+        p->res.id = t->id;
+    }
+
+    if (t->model.set) {
+        p->res.model = t->model;
+    }
+
+    llo_text_append(&p->res.text, out, o, 0);
+
+    return 0;
+}
+
+
+static void
+llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
+{
+    size_t        q, k;
+    llo_json_t   *j;
+    llo_tmpl_t   *t;
+    yajl_status   st;
+    char          err[LLO_ERR_LEN];
+    static const char  obf[] = ",\"obfuscation\":\"";
+
+    j = &p->json;
+
+    j->yajl = llo_json_yajl(j);
+    if (j->yajl == NULL) {
+        return;
+    }
+
+    j->learn_yajl = p->skim ? j->yajl : NULL;
+    j->learn_seen = 0;
+    j->learn_mask = 0;
+    j->learn_key_end = 0;
+    j->learn_text_end = 0;
+
+    st = yajl_parse(j->yajl, d, n);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(j->yajl);
+    }
+
+    if (llo_json_error(j, st, d, n, "response", p->ev_offset, err,
+                       sizeof(err)))
+    {
+        if (p->res.error[0] == '\0') {
+            snprintf(p->res.error, LLO_ERR_LEN, "SSE event %u: %.160s",
+                     p->res.events, err);
+        }
+
+        goto done;
+    }
+
+    /* learn: id, model, then the text, and nothing of interest after */
+
+    if (!p->skim || j->learn_seen != 3 || j->learn_text_end == 0) {
+        goto done;
+    }
+
+    q = j->learn_key_end;
+
+    while (q < n && d[q] != '"') {
+        q++;
+    }
+
+    if (q + 1 > LLO_TMPL_MAX || q >= j->learn_text_end
+        || n - j->learn_text_end > LLO_TMPL_MAX)
+    {
+        goto done;
+    }
+
+    t = &p->tmpl;
+
+    t->prefix_len = q + 1;
+    memcpy(t->prefix, d, t->prefix_len);
+    t->suffix_len = n - j->learn_text_end;
+    memcpy(t->suffix, d + j->learn_text_end, t->suffix_len);
+    t->id = p->res.id;
+    t->model = p->res.model;
+    t->obf = 0;
+
+    /* ,"obfuscation":"<plain characters>"} may end the suffix */
+
+    for (q = 1; q + sizeof(obf) - 1 + 2 <= t->suffix_len; q++) {
+        if (memcmp(t->suffix + q, obf, sizeof(obf) - 1) == 0) {
+            k = q + sizeof(obf) - 1;
+
+            while (k < t->suffix_len && t->suffix[k] != '"'
+                   && t->suffix[k] != '\\' && t->suffix[k] >= 0x20)
+            {
+                k++;
+            }
+
+            if (k + 2 == t->suffix_len && t->suffix[k] == '"'
+                && t->suffix[k + 1] == '}')
+            {
+                t->obf = q;
+            }
+
+            break;
+        }
+    }
+
+    t->valid = 1;
+
+done:
+
+    yajl_free(j->yajl);
+    j->yajl = NULL;
+    j->learn_yajl = NULL;
+}

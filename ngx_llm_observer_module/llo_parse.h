@@ -1,0 +1,118 @@
+/*
+ * llm-observer request and response extraction.
+ *
+ * Plain C, no nginx types.  The module feeds the bytes it sees pass (it
+ * never holds them back); the parsers copy what they need.  Nothing here
+ * can fail the request: every problem ends up as a message in
+ * parse_error, with the byte offset where it was found.
+ *
+ * Responses:
+ *   - JSON bodies are parsed incrementally with yajl;
+ *   - SSE streams are split into events at any byte boundary; each
+ *     event's JSON goes through a skimmer that recognises the common
+ *     OpenAI chunk shape by a learned byte template (memcmp-class work),
+ *     and through yajl when it does not recognise the shape.  Both paths
+ *     fill the same fields: t/unit/test_parse.c proves they agree.
+ *   - gzip bodies are inflated for observation only.
+ */
+
+#ifndef _LLO_PARSE_H_INCLUDED_
+#define _LLO_PARSE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define LLO_MAX_DEPTH           64
+#define LLO_SSE_MAX_EVENT       (1024 * 1024)
+#define LLO_SMALL_STR           128
+#define LLO_ERR_LEN             192
+
+#define LLO_BODY_JSON           1
+#define LLO_BODY_SSE            2
+#define LLO_BODY_OTHER          3
+
+#define LLO_SKIM_OFF            0
+#define LLO_SKIM_ON             1
+
+
+typedef struct {
+    char                data[LLO_SMALL_STR];
+    size_t              len;
+    unsigned            set:1;
+} llo_sstr_t;
+
+
+typedef struct {
+    char               *data;
+    size_t              len;
+    size_t              cap;            /* max_text */
+    unsigned            truncated:1;
+} llo_text_t;
+
+
+/* what a request body said */
+
+typedef struct {
+    llo_sstr_t          model;
+    int                 stream;         /* -1 unknown, 0, 1 */
+    int                 include_usage;  /* -1 unknown, 0, 1 */
+    int64_t             max_tokens;     /* -1 absent */
+    llo_text_t          text;           /* message contents, '\n'-joined */
+    uint64_t            bytes;
+    char                error[LLO_ERR_LEN];
+} llo_req_t;
+
+
+/* what a response body said */
+
+typedef struct {
+    llo_sstr_t          id;
+    llo_sstr_t          model;
+    llo_sstr_t          finish_reason;
+    llo_sstr_t          error_type;
+    llo_sstr_t          error_message;
+    int64_t             prompt_tokens;          /* -1: not sent */
+    int64_t             completion_tokens;
+    int64_t             total_tokens;
+    int64_t             cached_tokens;
+    int64_t             reasoning_tokens;
+    llo_text_t          text;
+    uint64_t            bytes;          /* body bytes after decoding */
+    uint64_t            wire_bytes;     /* body bytes as received */
+    uint32_t            events;         /* SSE events with data */
+    uint32_t            skimmed;        /* of which the skimmer took */
+    unsigned            usage:1;
+    unsigned            done:1;         /* [DONE], or the JSON closed */
+    char                error[LLO_ERR_LEN];
+} llo_resp_t;
+
+
+typedef struct llo_req_parser_s   llo_req_parser_t;
+typedef struct llo_resp_parser_s  llo_resp_parser_t;
+
+
+llo_req_parser_t *llo_req_create(size_t max_text);
+void llo_req_feed(llo_req_parser_t *p, const uint8_t *data, size_t len);
+void llo_req_finish(llo_req_parser_t *p);
+llo_req_t *llo_req_result(llo_req_parser_t *p);
+void llo_req_destroy(llo_req_parser_t *p);
+
+/* body is LLO_BODY_*; gzip: the body is Content-Encoding: gzip */
+llo_resp_parser_t *llo_resp_create(int body, int gzip, size_t max_text,
+    int skim);
+void llo_resp_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len);
+void llo_resp_finish(llo_resp_parser_t *p);
+llo_resp_t *llo_resp_result(llo_resp_parser_t *p);
+void llo_resp_destroy(llo_resp_parser_t *p);
+
+/* parse one complete JSON document (e.g. an SSE event) into res */
+int llo_resp_parse_json(llo_resp_t *res, const uint8_t *data, size_t len,
+    int skim);
+
+/* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
+size_t llo_utf8_cut(const char *s, size_t len);
+
+
+#endif /* _LLO_PARSE_H_INCLUDED_ */
