@@ -24,7 +24,8 @@ CC         ?= cc
 CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 SHARED_DIR := ngx_llm_observer_module
-CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl)
+CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
+              $(shell pkg-config --cflags libpq)
 
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
               $(SHARED_DIR)/llo_parse.c
@@ -117,7 +118,7 @@ test: deps all
 	$(MAKE) itest
 
 demo: deps all
-	bash t/demo.sh
+	perl t/demo.pl
 
 bench: deps all
 	bash bench/run.sh
@@ -133,8 +134,21 @@ install: all
 	    $(DESTDIR)$(PREFIX)/sbin/llm-evaluator
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/sql
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/llm-observer/sql/
-	install -D -m 0640 conf.d/llm-evaluator.conf \
-	    $(DESTDIR)/etc/llm-observer/llm-evaluator.conf
+	@if [ -z "$(DESTDIR)" ] && ! getent passwd llm-observer >/dev/null; then \
+	    useradd --system --user-group --no-create-home \
+	        --home-dir /nonexistent --shell /usr/sbin/nologin \
+	        llm-observer; \
+	fi
+	@# the evaluator's user reads its config; the ring's group is the
+	@# nginx workers' (www-data), see conf.d/llm-evaluator.service
+	if [ -f $(DESTDIR)/etc/llm-observer/llm-evaluator.conf ]; then \
+	    echo "keeping $(DESTDIR)/etc/llm-observer/llm-evaluator.conf"; \
+	else \
+	    install -D -m 0640 conf.d/llm-evaluator.conf \
+	        $(DESTDIR)/etc/llm-observer/llm-evaluator.conf; \
+	    [ -n "$(DESTDIR)" ] || chgrp llm-observer \
+	        /etc/llm-observer/llm-evaluator.conf; \
+	fi
 	install -D -m 0644 conf.d/llm-evaluator.service \
 	    $(DESTDIR)/lib/systemd/system/llm-evaluator.service
 

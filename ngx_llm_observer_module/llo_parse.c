@@ -184,6 +184,7 @@ static int llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
 static void llo_text_append(llo_text_t *t, const void *s, size_t n, int sep);
 static int llo_text_init(llo_text_t *t, size_t cap);
 static void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
+static void llo_mstr_set(llo_mstr_t *s, const void *v, size_t len);
 static int llo_int(const uint8_t *v, size_t len, int64_t *out);
 static void llo_req_value(llo_json_t *j, llo_field_e f, int type,
     const uint8_t *v, size_t len);
@@ -255,13 +256,9 @@ llo_text_init(llo_text_t *t, size_t cap)
     t->cap = cap;
     t->len = 0;
     t->truncated = 0;
-    t->data = NULL;
 
-    if (cap == 0) {
-        return 0;
-    }
-
-    t->data = malloc(cap);
+    /* one byte even for max_text 0: memcpy() to NULL is undefined */
+    t->data = malloc(cap ? cap : 1);
 
     return t->data == NULL ? -1 : 0;
 }
@@ -306,6 +303,23 @@ llo_sstr_set(llo_sstr_t *s, const void *v, size_t len)
 {
     if (len >= LLO_SMALL_STR) {
         len = llo_utf8_cut(v, LLO_SMALL_STR - 1);
+    }
+
+    memcpy(s->data, v, len);
+    s->data[len] = '\0';
+    s->len = len;
+    s->set = 1;
+}
+
+
+static void
+llo_mstr_set(llo_mstr_t *s, const void *v, size_t len)
+{
+    s->truncated = 0;
+
+    if (len >= LLO_MSG_STR) {
+        len = llo_utf8_cut(v, LLO_MSG_STR - 1);
+        s->truncated = 1;
     }
 
     memcpy(s->data, v, len);
@@ -769,7 +783,10 @@ llo_resp_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
 
     if (j->learn_yajl) {
         j->learn_seen++;
-        j->learn_mask |= 1u << f;
+
+        /* an id or model that is not a string was not taken: such an
+         * event must not become a template that restores the old one */
+        j->learn_mask |= 1u << (type == LLO_V_STRING ? f : LLO_F_NONE);
 
         if (f == LLO_F_TEXT && type == LLO_V_STRING && j->learn_seen == 3
             && j->learn_mask == ((1u << LLO_F_ID) | (1u << LLO_F_MODEL)
@@ -818,7 +835,7 @@ llo_resp_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
 
     case LLO_F_ERR_MSG:
         if (type == LLO_V_STRING) {
-            llo_sstr_set(&r->error_message, v, len);
+            llo_mstr_set(&r->error_message, v, len);
         }
         return;
 
@@ -1021,7 +1038,7 @@ llo_resp_finish(llo_resp_parser_t *p)
             p->line_len = 0;
         }
 
-        if (p->ev_data) {
+        if (p->ev_data && !p->ev_skip) {
             llo_sse_dispatch(p);
         }
     }

@@ -27,6 +27,7 @@
 #define LLO_MAX_DEPTH           64
 #define LLO_SSE_MAX_EVENT       (1024 * 1024)
 #define LLO_SMALL_STR           128
+#define LLO_MSG_STR             2048
 #define LLO_ERR_LEN             192
 
 #define LLO_BODY_JSON           1
@@ -42,6 +43,16 @@ typedef struct {
     size_t              len;
     unsigned            set:1;
 } llo_sstr_t;
+
+
+/* a provider's error message: OpenAI's rate-limit ones run past 200 */
+
+typedef struct {
+    char                data[LLO_MSG_STR];
+    size_t              len;
+    unsigned            set:1;
+    unsigned            truncated:1;
+} llo_mstr_t;
 
 
 typedef struct {
@@ -72,7 +83,7 @@ typedef struct {
     llo_sstr_t          model;
     llo_sstr_t          finish_reason;
     llo_sstr_t          error_type;
-    llo_sstr_t          error_message;
+    llo_mstr_t          error_message;
     int64_t             prompt_tokens;          /* -1: not sent */
     int64_t             completion_tokens;
     int64_t             total_tokens;

@@ -16,7 +16,7 @@
 #include "llo_ring.h"
 
 
-#define llo_align8(n)  (((n) + 7) & ~((uint64_t) 7))
+#define llo_align8(n)  (((uint64_t) (n) + 7) & ~((uint64_t) 7))
 
 #define LLO_LOAD(p)      __atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define LLO_STORE(p, v)  __atomic_store_n(p, v, __ATOMIC_RELEASE)
@@ -59,6 +59,11 @@ llo_parse_size(const char *s, size_t len, uint64_t *out)
             return -1;
         }
         n = n * 10 + (uint64_t) (s[i] - '0');
+    }
+
+    /* 15 digits cannot overflow n, but "17179869185g" would wrap to 1g */
+    if (n > UINT64_MAX / mult) {
+        return -1;
     }
 
     *out = n * mult;
@@ -313,7 +318,9 @@ llo_ring_close(llo_ring_t *ring)
 /*
  * The 8-byte word at the start of a record holds len (low half on little
  * endian) and state; writing both in one store means a reader never sees
- * a state with a stale length.
+ * a state with a stale length.  len is the header plus the payload as
+ * given, not rounded up, so the reader gets the payload's exact length;
+ * the record takes llo_align8(len) bytes.
  */
 
 static inline uint64_t
@@ -366,6 +373,15 @@ llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
 
     for ( ;; ) {
         r = LLO_LOAD(&h->rpos);
+
+        if (r > w) {
+            /* w is stale: others appended and the consumer released past
+             * it since it was loaded; w + need - r would wrap and an
+             * almost empty ring would look full */
+            w = LLO_LOAD(&h->wpos);
+            continue;
+        }
+
         off = w % cap;
         pad = (cap - off < total) ? cap - off : 0;
         need = pad + total;
@@ -392,7 +408,8 @@ llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
     rec = ring->data + off;
 
     __atomic_store_n((uint64_t *) rec,
-                     llo_ring_word((uint32_t) total, LLO_REC_STATE_BUSY),
+                     llo_ring_word((uint32_t) (LLO_RING_REC_HDR + len),
+                                   LLO_REC_STATE_BUSY),
                      __ATOMIC_RELAXED);
 
     if (seq == 0) {
@@ -416,7 +433,7 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
 {
     uint8_t         *p;
     uint32_t         v[2];
-    uint64_t         pos, w, off, cap, word, skip;
+    uint64_t         pos, w, off, cap, word, skip, size;
     llo_ring_hdr_t  *h;
 
     h = ring->hdr;
@@ -446,9 +463,10 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
             continue;
         }
 
+        size = llo_align8(v[0]);
+
         if (v[1] == LLO_REC_STATE_COMMIT) {
-            if (v[0] < LLO_RING_REC_HDR || v[0] % 8 != 0
-                || v[0] > cap - off || pos + v[0] > w)
+            if (v[0] < LLO_RING_REC_HDR || size > cap - off || pos + size > w)
             {
                 goto corrupt;
             }
@@ -457,7 +475,7 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
             rec->instance = h->instance;
             rec->payload = p + LLO_RING_REC_HDR;
             rec->len = v[0] - LLO_RING_REC_HDR;
-            rec->next = pos + v[0];
+            rec->next = pos + size;
             *cursor = pos;
             return LLO_RING_OK;
         }
@@ -481,9 +499,9 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
         }
 
         if (v[1] == LLO_REC_STATE_BUSY && v[0] >= LLO_RING_REC_HDR
-            && v[0] % 8 == 0 && v[0] <= cap - off && pos + v[0] <= w)
+            && size <= cap - off && pos + size <= w)
         {
-            skip = v[0];
+            skip = size;
 
         } else {
             /* died before its header: its bytes are still zero, so the

@@ -21,6 +21,7 @@
 #define NGX_HTTP_LLM_OBSERVER_RING      "/dev/shm/llm_observer.ring"
 #define NGX_HTTP_LLM_OBSERVER_RING_SIZE (64 * 1024 * 1024)
 #define NGX_HTTP_LLM_OBSERVER_ERR_LEN   (2 * LLO_ERR_LEN + 64)
+#define NGX_HTTP_LLM_OBSERVER_MAX_TEXT  (16 * 1024 * 1024)
 
 
 typedef struct {
@@ -82,14 +83,11 @@ static char *ngx_http_llm_observer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llm_observer_max_text(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_llm_observer_ring_cleanup(void *data);
 static ngx_int_t ngx_http_llm_observer_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_observer_init(ngx_conf_t *cf);
-
-
-static ngx_conf_num_bounds_t  ngx_http_llm_observer_max_text_bounds = {
-    ngx_conf_check_num_bounds, 0, 16 * 1024 * 1024
-};
 
 
 static ngx_command_t  ngx_http_llm_observer_commands[] = {
@@ -110,10 +108,10 @@ static ngx_command_t  ngx_http_llm_observer_commands[] = {
 
     { ngx_string("llm_observer_max_text"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_http_llm_observer_max_text,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_observer_loc_conf_t, max_text),
-      &ngx_http_llm_observer_max_text_bounds },
+      NULL },
 
       ngx_null_command
 };
@@ -576,6 +574,11 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
             if (!rs->done) {
                 flags |= LLO_FLAG_INCOMPLETE;
             }
+
+        } else if (!llo_rec_has_num(&rec, LLO_N_STREAM)) {
+            /* as $llm_stream says: a response that is not SSE, to a
+             * request that did not say, was not streamed */
+            llo_rec_num(&rec, LLO_N_STREAM, 0);
         }
 
         if (rs->id.set) {
@@ -650,9 +653,9 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
             } else {
                 p = ngx_snprintf(p, err + sizeof(err) - p,
                                  "response body went to a temp file at "
-                                 "byte %uL and was not read (raise "
-                                 "proxy_buffers or set "
-                                 "proxy_max_temp_file_size 0)",
+                                 "byte %uL and was not read (set "
+                                 "proxy_max_temp_file_size 0, or "
+                                 "sendfile off)",
                                  (uint64_t) rs->bytes);
             }
         }
@@ -1001,8 +1004,10 @@ ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 || size % 8 != 0)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid ring size \"%V\", expected "
-                                   "64k..64g, a multiple of 8", &value[i]);
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, the ring size must be "
+                                   "64k..64g, a multiple of 8",
+                                   &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -1021,7 +1026,9 @@ ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             grp = getgrnam((char *) name);
             if (grp == NULL) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "unknown group in \"%V\"", &value[i]);
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive, no such group",
+                                   &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -1030,12 +1037,45 @@ ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[i], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
     lmcf->conf_file = cf->conf_file->file.name;
     lmcf->conf_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/* ngx_conf_set_size_slot with a bound, and errors that name the value */
+
+static char *
+ngx_http_llm_observer_max_text(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_observer_loc_conf_t  *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->max_text != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lcf->max_text = ngx_parse_size(&value[1]);
+
+    if (lcf->max_text == (size_t) NGX_ERROR
+        || lcf->max_text > NGX_HTTP_LLM_OBSERVER_MAX_TEXT)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a size from 0 to 16m",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

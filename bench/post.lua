@@ -1,0 +1,6 @@
+-- wrk: POST a small OpenAI chat completion request
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = os.getenv("LLO_BENCH_BODY") or
+  '{"model":"gpt-4o-mini","stream":false,"messages":[{"role":"user",' ..
+  '"content":"Write one sentence about the sea."}]}'

@@ -1,0 +1,132 @@
+#!/bin/bash
+# Throughput of nginx proxy_pass with llm_observer off and on, in the same
+# run, against a fast local upstream (nginx itself serving canned bodies):
+#   - a ~1 KB chat completion (JSON)
+#   - a 200-event chat.completion.chunk SSE stream (~63 KB)
+# Rounds alternate off/on; the median of each is reported with the ratio.
+# Also prints the ring append and parser micro-benchmarks.
+#
+#   bash bench/run.sh [seconds per round] [rounds]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-8}
+rounds=${2:-3}
+conns=${LLO_BENCH_CONNS:-32}
+dir=$(mktemp -d /tmp/llo-bench.XXXXXX)
+chmod 0777 "$dir"
+nginx_pid=
+
+cleanup() {
+    [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
+    sleep 0.3
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1:0")->sockport'
+}
+
+perl "$repo/bench/make_bodies.pl" "$dir"
+
+port=$(free_port)
+uport=$(free_port)
+
+cat > "$dir/nginx.conf" <<CONF
+load_module $repo/build/ngx_http_llm_observer_module.so;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    llm_observer_ring $dir/ring size=2g;
+
+    upstream fast {
+        server 127.0.0.1:$uport;
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:$uport;
+        location = /v1/chat/completions {
+            default_type application/json;
+            alias $dir/chat.json;
+        }
+        location = /stream/v1/chat/completions {
+            types { } default_type text/event-stream;
+            alias $dir/stream.sse;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_method GET;
+        proxy_buffering off;
+
+        location /off/ { llm_observer off; proxy_pass http://fast/; }
+        location /on/  { llm_observer on;  proxy_pass http://fast/; }
+    }
+}
+CONF
+
+/usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf"
+sleep 0.5
+nginx_pid=$(cat "$dir/nginx.pid")
+
+curl -sf -X POST "http://127.0.0.1:$port/on/v1/chat/completions" -o /dev/null
+curl -sf -X POST "http://127.0.0.1:$port/on/stream/v1/chat/completions" \
+    -o /dev/null
+
+rps() {
+    wrk -t1 -c"$conns" -d"${secs}s" -s "$repo/bench/post.lua" "$1" \
+        | awk '/Requests\/sec/ { print $2 }'
+}
+
+median() {
+    sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+}
+
+echo "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*\///'), 1 worker;" \
+     "wrk -t1 -c$conns, ${secs}s x $rounds rounds each; $(nproc) cores"
+
+for kind in json sse; do
+    path=/v1/chat/completions
+    [ "$kind" = sse ] && path=/stream/v1/chat/completions
+    : > "$dir/off.$kind"
+    : > "$dir/on.$kind"
+
+    for i in $(seq "$rounds"); do
+        rps "http://127.0.0.1:$port/off$path" >> "$dir/off.$kind"
+        rps "http://127.0.0.1:$port/on$path" >> "$dir/on.$kind"
+    done
+
+    off=$(median < "$dir/off.$kind")
+    on=$(median < "$dir/on.$kind")
+    printf '%-5s off %10.1f req/s   on %10.1f req/s   ratio %.3f   ' \
+        "$kind" "$off" "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')"
+    echo "(off: $(tr '\n' ' ' < "$dir/off.$kind")on: $(tr '\n' ' ' \
+        < "$dir/on.$kind"))"
+done
+
+"$repo/build/llm-evaluator" -o ring_path="$dir/ring" ring-stat \
+    | grep -E '^(committed|drops|torn) ' | tr '\n' ' ' || true
+echo
+
+if [ -x "$repo/build/unit/test_ring" ]; then
+    echo "ring append:"
+    LLO_BENCH=1 CK_RUN_CASE=bench "$repo/build/unit/test_ring" 2>&1 \
+        | grep -i 'ns' || true
+fi
+
+if [ -x "$repo/build/unit/test_parse" ]; then
+    echo "parser:"
+    LLO_BENCH=1 CK_RUN_CASE=bench "$repo/build/unit/test_parse" 2>&1 \
+        | grep -i 'MB/s' || true
+fi

@@ -1,0 +1,530 @@
+/*
+ * llm-evaluator configuration: see llo_eval_conf.h.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "llo_eval_conf.h"
+#include "llo_eval_log.h"
+
+
+#ifndef LLO_SQL_DIR
+#define LLO_SQL_DIR  "/usr/share/llm-observer/sql"
+#endif
+
+
+typedef enum {
+    LLO_CONF_STR = 0,       /* min 1: must not be empty */
+    LLO_CONF_NUM,
+    LLO_CONF_MSEC,
+    LLO_CONF_LEVEL
+} llo_conf_type_e;
+
+
+typedef struct {
+    const char         *name;
+    llo_conf_type_e     type;
+    size_t              offset;
+    const char         *dflt;
+    int64_t             min;
+    int64_t             max;
+    const char         *expect;     /* how errors describe a valid value */
+} llo_conf_cmd_t;
+
+
+typedef struct {
+    const char         *file;
+    int                 line;
+    int                 set_on[32];     /* line each key was set on */
+    char               *err;
+    size_t              errlen;
+} llo_conf_ctx_t;
+
+
+static int llo_conf_line(llo_conf_t *conf, llo_conf_ctx_t *ctx, char *p);
+static int llo_conf_set(llo_conf_t *conf, llo_conf_ctx_t *ctx,
+    const llo_conf_cmd_t *cmd, const char *value);
+static int llo_conf_parse_num(const char *s, int msec, int64_t *out);
+static void llo_conf_sql_dir(llo_conf_t *conf);
+
+
+#define llo_conf_off(f)  offsetof(llo_conf_t, f)
+
+static const llo_conf_cmd_t  llo_conf_cmds[] = {
+
+    { "ring_path", LLO_CONF_STR, llo_conf_off(ring_path),
+      "/dev/shm/llm_observer.ring", 1, 0, "a path" },
+
+    /* empty: libpq's defaults and PG* environment variables */
+    { "pg_conninfo", LLO_CONF_STR, llo_conf_off(pg_conninfo),
+      "", 0, 0, "a libpq connection string" },
+
+    { "batch_size", LLO_CONF_NUM, llo_conf_off(batch_size),
+      "1000", 1, 100000, "1..100000" },
+
+    { "flush_interval", LLO_CONF_MSEC, llo_conf_off(flush_interval),
+      "200ms", 1, 3600000, "1ms..1h, e.g. 200ms or 1s" },
+
+    { "torn_timeout", LLO_CONF_MSEC, llo_conf_off(torn_timeout),
+      "2s", 1, 3600000, "1ms..1h, e.g. 500ms or 2s" },
+
+    { "log_level", LLO_CONF_LEVEL, llo_conf_off(log_level),
+      "info", 0, 0, "error, warn, info or debug" },
+
+    { "log_file", LLO_CONF_STR, llo_conf_off(log_file),
+      "stderr", 1, 0, "a path or stderr" },
+
+    /* the default is resolved by llo_conf_sql_dir() */
+    { "sql_dir", LLO_CONF_STR, llo_conf_off(sql_dir),
+      LLO_SQL_DIR, 1, 0, "a directory" },
+
+    { "partition_months_ahead", LLO_CONF_NUM,
+      llo_conf_off(partition_months_ahead), "2", 0, 120, "0..120" },
+
+    /* empty: no pid file */
+    { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
+      "", 0, 0, "a path" },
+
+    { NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
+_Static_assert(sizeof(llo_conf_cmds) / sizeof(llo_conf_cmd_t)
+               <= sizeof(((llo_conf_ctx_t *) 0)->set_on) / sizeof(int),
+               "llo_conf_ctx_t.set_on has a slot per key");
+
+
+int
+llo_conf_load(llo_conf_t *conf, const char *file, char **overrides,
+    int noverrides, char *err, size_t errlen)
+{
+    int                    i, rc;
+    FILE                  *f;
+    char                  *line;
+    size_t                 cap;
+    ssize_t                n;
+    llo_conf_ctx_t         ctx;
+    const llo_conf_cmd_t  *cmd;
+
+    memset(conf, 0, sizeof(llo_conf_t));
+    memset(&ctx, 0, sizeof(llo_conf_ctx_t));
+    ctx.err = err;
+    ctx.errlen = errlen;
+    ctx.file = "default";
+
+    for (cmd = llo_conf_cmds; cmd->name; cmd++) {
+        if (llo_conf_set(conf, &ctx, cmd, cmd->dflt) != 0) {
+            llo_conf_free(conf);
+            return -1;
+        }
+    }
+
+    if (file != NULL) {
+        f = fopen(file, "r");
+        if (f == NULL) {
+            snprintf(err, errlen, "cannot open configuration file \"%s\": "
+                     "%s", file, strerror(errno));
+            llo_conf_free(conf);
+            return -1;
+        }
+
+        ctx.file = file;
+        line = NULL;
+        cap = 0;
+        rc = 0;
+
+        while ((n = getline(&line, &cap, f)) != -1) {
+            ctx.line++;
+
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+                line[--n] = '\0';
+            }
+
+            if (llo_conf_line(conf, &ctx, line) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+
+        if (rc == 0 && ferror(f)) {
+            snprintf(err, errlen, "%s: read failed: %s", file,
+                     strerror(errno));
+            rc = -1;
+        }
+
+        free(line);
+        fclose(f);
+
+        if (rc != 0) {
+            llo_conf_free(conf);
+            return -1;
+        }
+    }
+
+    /* an override may repeat a key of the file: that is its purpose */
+    memset(ctx.set_on, 0, sizeof(ctx.set_on));
+    ctx.file = "-o";
+
+    for (i = 0; i < noverrides; i++) {
+        ctx.line = i + 1;
+
+        /* parsing cuts the line up; the overrides are read again on reload */
+        line = strdup(overrides[i]);
+        if (line == NULL) {
+            snprintf(err, errlen, "out of memory");
+            llo_conf_free(conf);
+            return -1;
+        }
+
+        rc = llo_conf_line(conf, &ctx, line);
+        free(line);
+
+        if (rc != 0) {
+            llo_conf_free(conf);
+            return -1;
+        }
+
+        memset(ctx.set_on, 0, sizeof(ctx.set_on));
+    }
+
+    if (!conf->sql_dir_set) {
+        llo_conf_sql_dir(conf);
+    }
+
+    return 0;
+}
+
+
+/*
+ * key = value      value runs to the end of the line or to a "#" that
+ * key = "value"    follows whitespace; quoted, it may hold anything, with
+ * # comment        \" and \\ escaped
+ */
+
+static int
+llo_conf_line(llo_conf_t *conf, llo_conf_ctx_t *ctx, char *p)
+{
+    int                    i;
+    char                  *key, *end, *value, *q;
+    const llo_conf_cmd_t  *cmd;
+
+    while (isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    if (*p == '\0' || *p == '#') {
+        return 0;
+    }
+
+    key = p;
+
+    while (isalnum((unsigned char) *p) || *p == '_') {
+        p++;
+    }
+
+    end = p;
+
+    while (isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    if (end == key || *p != '=') {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: expected \"key = value\", "
+                 "got \"%s\"", ctx->file, ctx->line, key);
+        return -1;
+    }
+
+    *end = '\0';
+    p++;
+
+    for (i = 0, cmd = llo_conf_cmds; cmd->name; cmd++, i++) {
+        if (strcmp(cmd->name, key) == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name == NULL) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: unknown key \"%s\"",
+                 ctx->file, ctx->line, key);
+        return -1;
+    }
+
+    if (ctx->set_on[i]) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: duplicate key \"%s\" "
+                 "(already set on line %d)", ctx->file, ctx->line, key,
+                 ctx->set_on[i]);
+        return -1;
+    }
+
+    ctx->set_on[i] = ctx->line;
+
+    while (isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    if (*p == '"') {
+        value = ++p;
+        q = p;
+
+        while (*p && *p != '"') {
+            if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) {
+                p++;
+            }
+            *q++ = *p++;
+        }
+
+        if (*p != '"') {
+            snprintf(ctx->err, ctx->errlen, "%s:%d: unterminated quoted "
+                     "value for %s", ctx->file, ctx->line, key);
+            return -1;
+        }
+
+        p++;
+
+        while (isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        if (*p != '\0' && *p != '#') {
+            snprintf(ctx->err, ctx->errlen, "%s:%d: unexpected \"%s\" after "
+                     "the quoted value of %s", ctx->file, ctx->line, p, key);
+            return -1;
+        }
+
+        *q = '\0';
+
+    } else {
+        value = p;
+
+        for ( /* void */ ; *p; p++) {
+            if (*p == '#' && p > value && isspace((unsigned char) p[-1])) {
+                break;
+            }
+        }
+
+        while (p > value && isspace((unsigned char) p[-1])) {
+            p--;
+        }
+
+        *p = '\0';
+    }
+
+    return llo_conf_set(conf, ctx, cmd, value);
+}
+
+
+static int
+llo_conf_set(llo_conf_t *conf, llo_conf_ctx_t *ctx, const llo_conf_cmd_t *cmd,
+    const char *value)
+{
+    int       level;
+    char     *s, **sp;
+    int64_t   n;
+
+    switch (cmd->type) {
+
+    case LLO_CONF_STR:
+        if (cmd->min && value[0] == '\0') {
+            goto invalid;
+        }
+
+        s = strdup(value);
+        if (s == NULL) {
+            snprintf(ctx->err, ctx->errlen, "out of memory");
+            return -1;
+        }
+
+        sp = (char **) ((char *) conf + cmd->offset);
+        free(*sp);
+        *sp = s;
+
+        if (sp == &conf->sql_dir && ctx->line != 0) {
+            conf->sql_dir_set = 1;
+        }
+
+        return 0;
+
+    case LLO_CONF_NUM:
+    case LLO_CONF_MSEC:
+        if (llo_conf_parse_num(value, cmd->type == LLO_CONF_MSEC, &n) != 0
+            || n < cmd->min || n > cmd->max)
+        {
+            goto invalid;
+        }
+
+        *(int64_t *) ((char *) conf + cmd->offset) = n;
+        return 0;
+
+    case LLO_CONF_LEVEL:
+        level = llo_log_level_parse(value);
+        if (level == -1) {
+            goto invalid;
+        }
+
+        *(int64_t *) ((char *) conf + cmd->offset) = level;
+        return 0;
+    }
+
+invalid:
+
+    snprintf(ctx->err, ctx->errlen, "%s:%d: invalid value \"%s\" for %s "
+             "(expected %s)", ctx->file, ctx->line, value, cmd->name,
+             cmd->expect);
+
+    return -1;
+}
+
+
+/* "1000"; with msec also "200ms", "2s", "5m", "1h" (bare: milliseconds) */
+
+static int
+llo_conf_parse_num(const char *s, int msec, int64_t *out)
+{
+    int64_t      n, mult;
+    const char  *p;
+
+    n = 0;
+
+    for (p = s; *p >= '0' && *p <= '9'; p++) {
+        if (n > INT64_MAX / 10 / 3600000) {
+            return -1;
+        }
+        n = n * 10 + (*p - '0');
+    }
+
+    if (p == s) {
+        return -1;
+    }
+
+    mult = 1;
+
+    if (*p != '\0') {
+        if (!msec) {
+            return -1;
+        }
+
+        if (strcmp(p, "ms") == 0) {
+            mult = 1;
+
+        } else if (strcmp(p, "s") == 0) {
+            mult = 1000;
+
+        } else if (strcmp(p, "m") == 0) {
+            mult = 60000;
+
+        } else if (strcmp(p, "h") == 0) {
+            mult = 3600000;
+
+        } else {
+            return -1;
+        }
+    }
+
+    *out = n * mult;
+
+    return 0;
+}
+
+
+/*
+ * The installed directory when it is there, else ./sql (a source tree),
+ * else ../sql beside the binary (build/llm-evaluator run from elsewhere).
+ */
+
+static void
+llo_conf_sql_dir(llo_conf_t *conf)
+{
+    char         exe[4096], *slash, *s;
+    ssize_t      n;
+    struct stat  st;
+
+    if (stat(conf->sql_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return;
+    }
+
+    s = NULL;
+
+    if (stat("sql", &st) == 0 && S_ISDIR(st.st_mode)) {
+        s = strdup("./sql");
+
+    } else {
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 8);
+
+        if (n > 0) {
+            exe[n] = '\0';
+            slash = strrchr(exe, '/');
+
+            if (slash != NULL) {
+                strcpy(slash, "/../sql");
+
+                if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode)) {
+                    s = strdup(exe);
+                }
+            }
+        }
+    }
+
+    if (s != NULL) {
+        free(conf->sql_dir);
+        conf->sql_dir = s;
+    }
+}
+
+
+void
+llo_conf_free(llo_conf_t *conf)
+{
+    const llo_conf_cmd_t  *cmd;
+
+    for (cmd = llo_conf_cmds; cmd->name; cmd++) {
+        if (cmd->type == LLO_CONF_STR) {
+            free(*(char **) ((char *) conf + cmd->offset));
+            *(char **) ((char *) conf + cmd->offset) = NULL;
+        }
+    }
+}
+
+
+void
+llo_conf_dump(llo_conf_t *conf, int fd)
+{
+    char                   buf[8192];
+    const char            *s;
+    const llo_conf_cmd_t  *cmd;
+
+    static const char     *levels[] = { "error", "warn", "info", "debug" };
+
+    for (cmd = llo_conf_cmds; cmd->name; cmd++) {
+        switch (cmd->type) {
+
+        case LLO_CONF_STR:
+            s = *(char **) ((char *) conf + cmd->offset);
+            snprintf(buf, sizeof(buf), "%s = \"%s\"\n", cmd->name, s);
+            break;
+
+        case LLO_CONF_NUM:
+            snprintf(buf, sizeof(buf), "%s = %lld\n", cmd->name,
+                     (long long) *(int64_t *) ((char *) conf + cmd->offset));
+            break;
+
+        case LLO_CONF_MSEC:
+            snprintf(buf, sizeof(buf), "%s = %lldms\n", cmd->name,
+                     (long long) *(int64_t *) ((char *) conf + cmd->offset));
+            break;
+
+        case LLO_CONF_LEVEL:
+            snprintf(buf, sizeof(buf), "%s = %s\n", cmd->name,
+                     levels[*(int64_t *) ((char *) conf + cmd->offset)]);
+            break;
+        }
+
+        if (write(fd, buf, strlen(buf)) == -1) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/*
+ * llm-evaluator configuration: "key = value" lines, read through one
+ * table of (name, type, default, bounds).
+ */
+
+#ifndef _LLO_EVAL_CONF_H_INCLUDED_
+#define _LLO_EVAL_CONF_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define LLO_CONF_DEFAULT_FILE  "/etc/llm-observer/llm-evaluator.conf"
+#define LLO_CONF_MAX_OVERRIDES 64
+
+
+typedef struct {
+    char               *ring_path;
+    char               *pg_conninfo;
+    char               *log_file;
+    char               *sql_dir;
+    char               *pid_file;
+    int64_t             batch_size;
+    int64_t             flush_interval;         /* ms */
+    int64_t             torn_timeout;           /* ms */
+    int64_t             partition_months_ahead;
+    int64_t             log_level;              /* LLO_LOG_* */
+
+    unsigned            sql_dir_set:1;
+} llo_conf_t;
+
+
+/*
+ * Fill conf with the defaults, then read file (NULL: none), then apply
+ * the "key=value" overrides in order.  Returns 0, or -1 with err holding
+ * "file:line: what was wrong"; conf then holds nothing to free.
+ */
+int llo_conf_load(llo_conf_t *conf, const char *file, char **overrides,
+    int noverrides, char *err, size_t errlen);
+
+void llo_conf_free(llo_conf_t *conf);
+
+/* print the effective configuration, one "key = value" a line */
+void llo_conf_dump(llo_conf_t *conf, int fd);
+
+
+#endif /* _LLO_EVAL_CONF_H_INCLUDED_ */

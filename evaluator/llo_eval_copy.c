@@ -1,0 +1,374 @@
+/*
+ * llm-evaluator COPY rows: see llo_eval_copy.h.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+
+#include "llo_eval_copy.h"
+#include "llo_eval_log.h"
+
+
+/* 10000-01-01: the first ts PostgreSQL's partition names cannot hold */
+#define LLO_TS_US_MAX  253402300800000000LL
+
+
+typedef enum {
+    LLO_COL_UUID = 0,
+    LLO_COL_TS,
+    LLO_COL_TEXT,
+    LLO_COL_INT,            /* int4: NULL when absent or out of range */
+    LLO_COL_BIGINT,
+    LLO_COL_BOOL,
+    LLO_COL_MS,             /* microseconds in, milliseconds out */
+    LLO_COL_INET,           /* NULL unless an IPv4 or IPv6 address */
+    LLO_COL_FLAG            /* a bit of LLO_N_FLAGS, never NULL */
+} llo_col_type_e;
+
+
+typedef struct {
+    const char         *name;
+    llo_col_type_e      type;
+    int                 field;
+    int64_t             flag;
+} llo_col_t;
+
+
+/* the order here is the COPY column order; sql/ defines the table */
+
+static const llo_col_t  llo_cols[] = {
+    { "id",                 LLO_COL_UUID,   0, 0 },
+    { "ts",                 LLO_COL_TS,     LLO_N_TS_US, 0 },
+    { "request_id",         LLO_COL_TEXT,   LLO_S_REQUEST_ID, 0 },
+    { "provider",           LLO_COL_TEXT,   LLO_S_PROVIDER, 0 },
+    { "endpoint",           LLO_COL_TEXT,   LLO_S_ENDPOINT, 0 },
+    { "host",               LLO_COL_TEXT,   LLO_S_HOST, 0 },
+    { "request_model",      LLO_COL_TEXT,   LLO_S_REQUEST_MODEL, 0 },
+    { "response_model",     LLO_COL_TEXT,   LLO_S_RESPONSE_MODEL, 0 },
+    { "response_id",        LLO_COL_TEXT,   LLO_S_RESPONSE_ID, 0 },
+    { "stream",             LLO_COL_BOOL,   LLO_N_STREAM, 0 },
+    { "status",             LLO_COL_INT,    LLO_N_STATUS, 0 },
+    { "upstream_status",    LLO_COL_INT,    LLO_N_UPSTREAM_STATUS, 0 },
+    { "finish_reason",      LLO_COL_TEXT,   LLO_S_FINISH_REASON, 0 },
+    { "prompt_tokens",      LLO_COL_INT,    LLO_N_PROMPT_TOKENS, 0 },
+    { "completion_tokens",  LLO_COL_INT,    LLO_N_COMPLETION_TOKENS, 0 },
+    { "total_tokens",       LLO_COL_INT,    LLO_N_TOTAL_TOKENS, 0 },
+    { "cached_tokens",      LLO_COL_INT,    LLO_N_CACHED_TOKENS, 0 },
+    { "reasoning_tokens",   LLO_COL_INT,    LLO_N_REASONING_TOKENS, 0 },
+    { "max_tokens",         LLO_COL_INT,    LLO_N_MAX_TOKENS, 0 },
+    { "token_source",       LLO_COL_TEXT,   LLO_S_TOKEN_SOURCE, 0 },
+    { "latency_ms",         LLO_COL_MS,     LLO_N_LATENCY_US, 0 },
+    { "ttft_ms",            LLO_COL_MS,     LLO_N_TTFT_US, 0 },
+    { "bytes_in",           LLO_COL_BIGINT, LLO_N_BYTES_IN, 0 },
+    { "bytes_out",          LLO_COL_BIGINT, LLO_N_BYTES_OUT, 0 },
+    { "client_addr",        LLO_COL_INET,   LLO_S_CLIENT_ADDR, 0 },
+    { "prompt_text",        LLO_COL_TEXT,   LLO_S_PROMPT_TEXT, 0 },
+    { "response_text",      LLO_COL_TEXT,   LLO_S_RESPONSE_TEXT, 0 },
+    { "prompt_truncated",   LLO_COL_FLAG,   0, LLO_FLAG_PROMPT_TRUNC },
+    { "response_truncated", LLO_COL_FLAG,   0, LLO_FLAG_RESP_TRUNC },
+    { "client_aborted",     LLO_COL_FLAG,   0, LLO_FLAG_CLIENT_ABORT },
+    { "incomplete",         LLO_COL_FLAG,   0, LLO_FLAG_INCOMPLETE },
+    { "parse_error",        LLO_COL_TEXT,   LLO_S_PARSE_ERROR, 0 },
+    { "error_type",         LLO_COL_TEXT,   LLO_S_ERROR_TYPE, 0 },
+    { "error_message",      LLO_COL_TEXT,   LLO_S_ERROR_MESSAGE, 0 },
+    { NULL, 0, 0, 0 }
+};
+
+
+static char  llo_copy_column_list[1024];
+
+
+void
+llo_buf_reserve(llo_buf_t *b, size_t n)
+{
+    char    *p;
+    size_t   cap;
+
+    if (b->cap - b->len >= n) {
+        return;
+    }
+
+    cap = b->cap ? b->cap : 65536;
+
+    while (cap - b->len < n) {
+        cap *= 2;
+    }
+
+    p = realloc(b->data, cap);
+    if (p == NULL) {
+        llo_log(LLO_LOG_ERROR, "out of memory growing a buffer to %zu bytes",
+                cap);
+        exit(EXIT_FAILURE);
+    }
+
+    b->data = p;
+    b->cap = cap;
+}
+
+
+void
+llo_buf_add(llo_buf_t *b, const void *p, size_t n)
+{
+    llo_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+
+void
+llo_buf_free(llo_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+
+void
+llo_copy_text(llo_buf_t *b, const char *s, size_t len)
+{
+    char           *d;
+    size_t          i, n;
+    unsigned char   c, c1;
+
+    /* worst case: every byte an invalid one, 3 bytes of U+FFFD each */
+    llo_buf_reserve(b, len * 3);
+
+    d = b->data + b->len;
+    i = 0;
+
+    while (i < len) {
+        c = (unsigned char) s[i];
+
+        if (c < 0x80) {
+            switch (c) {
+            case '\\': *d++ = '\\'; *d++ = '\\'; break;
+            case '\t': *d++ = '\\'; *d++ = 't'; break;
+            case '\n': *d++ = '\\'; *d++ = 'n'; break;
+            case '\r': *d++ = '\\'; *d++ = 'r'; break;
+            case '\0': break;
+            default: *d++ = (char) c; break;
+            }
+
+            i++;
+            continue;
+        }
+
+        /* the well-formed sequences of Unicode table 3-7: no overlong
+         * forms, no surrogates, nothing above U+10FFFF */
+
+        n = 0;
+        c1 = i + 1 < len ? (unsigned char) s[i + 1] : 0;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+
+        } else if (c == 0xe0) {
+            n = (c1 >= 0xa0 && c1 <= 0xbf) ? 3 : 0;
+
+        } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
+            n = 3;
+
+        } else if (c == 0xed) {
+            n = (c1 >= 0x80 && c1 <= 0x9f) ? 3 : 0;
+
+        } else if (c == 0xf0) {
+            n = (c1 >= 0x90 && c1 <= 0xbf) ? 4 : 0;
+
+        } else if (c >= 0xf1 && c <= 0xf3) {
+            n = 4;
+
+        } else if (c == 0xf4) {
+            n = (c1 >= 0x80 && c1 <= 0x8f) ? 4 : 0;
+        }
+
+        if (n && i + n <= len
+            && ((unsigned char) s[i + 1] & 0xc0) == 0x80
+            && (n < 3 || ((unsigned char) s[i + 2] & 0xc0) == 0x80)
+            && (n < 4 || ((unsigned char) s[i + 3] & 0xc0) == 0x80))
+        {
+            memcpy(d, s + i, n);
+            d += n;
+            i += n;
+            continue;
+        }
+
+        *d++ = (char) 0xef;
+        *d++ = (char) 0xbf;
+        *d++ = (char) 0xbd;
+        i++;
+    }
+
+    b->len = d - b->data;
+}
+
+
+const char *
+llo_copy_columns(void)
+{
+    size_t            len;
+    const llo_col_t  *col;
+
+    if (llo_copy_column_list[0] != '\0') {
+        return llo_copy_column_list;
+    }
+
+    len = 0;
+
+    for (col = llo_cols; col->name; col++) {
+        len += snprintf(llo_copy_column_list + len,
+                        sizeof(llo_copy_column_list) - len, "%s%s",
+                        col == llo_cols ? "" : ", ", col->name);
+    }
+
+    return llo_copy_column_list;
+}
+
+
+int
+llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq, int *month, char *err, size_t errlen)
+{
+    int               n;
+    char              tmp[64];
+    time_t            sec;
+    int64_t           v;
+    struct tm         tm;
+    unsigned char     addr[16];
+    const llo_col_t  *col;
+    const llo_str_t  *s;
+
+    if (!llo_rec_has_num(rec, LLO_N_TS_US)) {
+        snprintf(err, errlen, "no ts");
+        return -1;
+    }
+
+    v = rec->num[LLO_N_TS_US];
+
+    if (v < 0 || v >= LLO_TS_US_MAX) {
+        snprintf(err, errlen, "ts %lld us is out of range", (long long) v);
+        return -1;
+    }
+
+    sec = (time_t) (v / 1000000);
+
+    if (gmtime_r(&sec, &tm) == NULL) {
+        snprintf(err, errlen, "ts %lld us is out of range", (long long) v);
+        return -1;
+    }
+
+    *month = (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+
+    for (col = llo_cols; col->name; col++) {
+
+        if (col != llo_cols) {
+            llo_buf_add(b, "\t", 1);
+        }
+
+        switch (col->type) {
+
+        case LLO_COL_UUID:
+            /* the same text as nginx's $llm_request_id */
+            llo_format_id(instance, seq, tmp);
+            llo_buf_add(b, tmp, LLO_ID_LEN);
+            continue;
+
+        case LLO_COL_TS:
+            /* an explicit offset: the session's TimeZone does not matter */
+            n = snprintf(tmp, sizeof(tmp),
+                         "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         (int) (v % 1000000));
+            llo_buf_add(b, tmp, n);
+            continue;
+
+        case LLO_COL_TEXT:
+            if (!llo_rec_has_str(rec, col->field)) {
+                break;
+            }
+
+            s = llo_rec_get_str(rec, col->field);
+            llo_copy_text(b, s->data, s->len);
+            continue;
+
+        case LLO_COL_INET:
+            if (!llo_rec_has_str(rec, col->field)) {
+                break;
+            }
+
+            s = llo_rec_get_str(rec, col->field);
+
+            if (s->len == 0 || s->len >= sizeof(tmp)) {
+                break;
+            }
+
+            memcpy(tmp, s->data, s->len);
+            tmp[s->len] = '\0';
+
+            if (inet_pton(AF_INET, tmp, addr) != 1
+                && inet_pton(AF_INET6, tmp, addr) != 1)
+            {
+                break;
+            }
+
+            llo_buf_add(b, tmp, s->len);
+            continue;
+
+        case LLO_COL_FLAG:
+            v = llo_rec_has_num(rec, LLO_N_FLAGS) ? rec->num[LLO_N_FLAGS] : 0;
+            llo_buf_add(b, (v & col->flag) ? "t" : "f", 1);
+            continue;
+
+        case LLO_COL_BOOL:
+            if (!llo_rec_has_num(rec, col->field)) {
+                break;
+            }
+
+            llo_buf_add(b, rec->num[col->field] ? "t" : "f", 1);
+            continue;
+
+        case LLO_COL_INT:
+        case LLO_COL_BIGINT:
+            if (!llo_rec_has_num(rec, col->field)) {
+                break;
+            }
+
+            v = rec->num[col->field];
+
+            /* one absurd value must not fail the batch it is in */
+            if (col->type == LLO_COL_INT && (v < INT32_MIN || v > INT32_MAX))
+            {
+                break;
+            }
+
+            n = snprintf(tmp, sizeof(tmp), "%lld", (long long) v);
+            llo_buf_add(b, tmp, n);
+            continue;
+
+        case LLO_COL_MS:
+            if (!llo_rec_has_num(rec, col->field)) {
+                break;
+            }
+
+            /* exact decimal: us / 1000 without a detour through double */
+            v = rec->num[col->field];
+            n = snprintf(tmp, sizeof(tmp), "%s%lld.%03lld",
+                         v < 0 ? "-" : "",
+                         (long long) (v < 0 ? -(v / 1000) : v / 1000),
+                         (long long) (v < 0 ? -(v % 1000) : v % 1000));
+            llo_buf_add(b, tmp, n);
+            continue;
+        }
+
+        llo_buf_add(b, "\\N", 2);
+    }
+
+    llo_buf_add(b, "\n", 1);
+
+    return 0;
+}

@@ -1,0 +1,440 @@
+/*
+ * llm-evaluator drain: see llo_eval_drain.h.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "llo_record.h"
+#include "llo_eval_drain.h"
+#include "llo_eval_log.h"
+
+
+/*
+ * A batch also ends at this much COPY text: batch_size records of up
+ * to 16 MB each would otherwise be a batch of gigabytes.
+ */
+#define LLO_DRAIN_MAX_BYTES  (32 * 1024 * 1024)
+
+
+static int llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq,
+    int month);
+static int llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
+    uint64_t *rejected, char *err, size_t errlen);
+static int llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo,
+    size_t hi, uint64_t *inserted, uint64_t *rejected, char *err,
+    size_t errlen);
+
+
+int
+llo_drain_attach(llo_drain_t *d, const char *path, char *err, size_t errlen)
+{
+    char          *p;
+    struct stat    st;
+    struct flock   fl;
+
+    if (llo_ring_attach(&d->ring, path, err, errlen) != 0) {
+        return -1;
+    }
+
+    /*
+     * A POSIX record lock, not flock(): nginx takes flock() on the ring
+     * while it creates it, and the two kinds do not conflict on Linux.
+     */
+
+    memset(&fl, 0, sizeof(struct flock));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+
+    if (fcntl(d->ring.fd, F_SETLK, &fl) == -1) {
+        if (errno == EACCES || errno == EAGAIN) {
+            fl.l_type = F_WRLCK;
+            fl.l_pid = 0;
+            (void) fcntl(d->ring.fd, F_GETLK, &fl);
+
+            snprintf(err, errlen, "ring \"%s\" already has a consumer "
+                     "(pid %d)", path, (int) fl.l_pid);
+
+        } else {
+            snprintf(err, errlen, "fcntl(\"%s\", F_SETLK) failed: %s", path,
+                     strerror(errno));
+        }
+
+        llo_ring_close(&d->ring);
+        return -1;
+    }
+
+    if (fstat(d->ring.fd, &st) == -1) {
+        snprintf(err, errlen, "fstat(\"%s\") failed: %s", path,
+                 strerror(errno));
+        llo_ring_close(&d->ring);
+        return -1;
+    }
+
+    p = strdup(path);
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        llo_ring_close(&d->ring);
+        return -1;
+    }
+
+    free(d->path);
+    d->path = p;
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    d->attached = 1;
+
+    return 0;
+}
+
+
+void
+llo_drain_detach(llo_drain_t *d)
+{
+    if (d->attached) {
+        llo_ring_close(&d->ring);
+        d->attached = 0;
+    }
+}
+
+
+void
+llo_drain_free(llo_drain_t *d)
+{
+    llo_drain_detach(d);
+    llo_buf_free(&d->copy);
+    free(d->row_off);
+    free(d->row_seq);
+    free(d->months);
+    free(d->path);
+    d->row_off = NULL;
+    d->row_seq = NULL;
+    d->months = NULL;
+    d->path = NULL;
+}
+
+
+int
+llo_drain_replaced(llo_drain_t *d)
+{
+    struct stat  st;
+
+    if (!d->attached || stat(d->path, &st) == -1) {
+        return 0;
+    }
+
+    return st.st_dev != d->dev || st.st_ino != d->ino;
+}
+
+
+llo_drain_rc_e
+llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
+    char *err, size_t errlen)
+{
+    int              month;
+    char             why[256];
+    size_t           off;
+    int64_t          now;
+    uint64_t         rpos, cursor, n, inserted, rejected, bad, skipped;
+    llo_rec_t        rec;
+    llo_ring_rc_e    rrc;
+    llo_drain_rc_e   rc;
+    llo_ring_rec_t   rr;
+
+    rpos = llo_ring_rpos(&d->ring);
+    cursor = rpos;
+    now = llo_now_ms();
+
+    d->copy.len = 0;
+    d->nrows = 0;
+    d->nmonths = 0;
+
+    rc = LLO_DRAIN_MORE;
+    bad = 0;
+    skipped = 0;
+
+    for (n = 0; n < (uint64_t) conf->batch_size; /* void */ ) {
+
+        if (d->copy.len >= LLO_DRAIN_MAX_BYTES) {
+            break;
+        }
+
+        rrc = llo_ring_read(&d->ring, &cursor, &rr, now, conf->torn_timeout);
+
+        if (rrc == LLO_RING_EMPTY) {
+            rc = LLO_DRAIN_EMPTY;
+            break;
+        }
+
+        if (rrc == LLO_RING_WAIT) {
+            rc = LLO_DRAIN_BUSY;
+            break;
+        }
+
+        if (rrc == LLO_RING_CORRUPT) {
+            llo_log_limited(LLO_LOG_ERROR, "ring \"%s\": impossible record "
+                            "header before position %llu, skipped to there",
+                            d->path, (unsigned long long) cursor);
+            continue;
+        }
+
+        n++;
+        cursor = rr.next;
+
+        if (llo_rec_decode(&rec, rr.payload, rr.len, why, sizeof(why)) != 0)
+        {
+            bad++;
+            llo_log_limited(LLO_LOG_ERROR, "record seq %llu: cannot decode: "
+                            "%s; skipped", (unsigned long long) rr.seq, why);
+            continue;
+        }
+
+        if (!llo_rec_has_num(&rec, LLO_N_KIND)
+            || rec.num[LLO_N_KIND] != LLO_KIND_CALL)
+        {
+            skipped++;
+            llo_log_limited(LLO_LOG_DEBUG, "record seq %llu: kind %lld is "
+                            "not stored; skipped",
+                            (unsigned long long) rr.seq,
+                            llo_rec_has_num(&rec, LLO_N_KIND)
+                            ? (long long) rec.num[LLO_N_KIND] : -1LL);
+            continue;
+        }
+
+        off = d->copy.len;
+
+        if (llo_copy_row(&d->copy, &rec, rr.instance, rr.seq, &month, why,
+                         sizeof(why))
+            != 0)
+        {
+            bad++;
+            llo_log_limited(LLO_LOG_ERROR, "record seq %llu: %s; skipped",
+                            (unsigned long long) rr.seq, why);
+            continue;
+        }
+
+        if (llo_drain_add_row(d, off, rr.seq, month) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return LLO_DRAIN_FAILED;
+        }
+    }
+
+    rejected = 0;
+    inserted = 0;
+
+    if (d->nrows == 0) {
+        /* nothing to write, but the skipped records are done with */
+        llo_ring_release(&d->ring, cursor);
+        goto done;
+    }
+
+    if (llo_pg_partitions(pg, d->months, d->nmonths, err, errlen) != 0) {
+        return LLO_DRAIN_FAILED;
+    }
+
+    if (llo_pg_copy(pg, d->copy.data, d->copy.len, &inserted, err, errlen)
+        != 0)
+    {
+        /* a partition the cache knows may have been dropped since */
+        llo_pg_forget_partitions(pg);
+
+        if (!pg->data_error) {
+            return LLO_DRAIN_FAILED;
+        }
+
+        llo_log(LLO_LOG_WARN, "batch of %zu rows rejected (%s); looking "
+                "for the rows at fault", d->nrows, err);
+
+        if (llo_drain_rows(d, pg, &inserted, &rejected, err, errlen) != 0) {
+            return LLO_DRAIN_FAILED;
+        }
+    }
+
+    /* only now, with the rows committed, may producers reuse the space */
+    llo_ring_release(&d->ring, cursor);
+
+    llo_log(LLO_LOG_DEBUG, "batch: %llu records, %zu rows, %llu new, "
+            "released up to %llu", (unsigned long long) n, d->nrows,
+            (unsigned long long) inserted, (unsigned long long) cursor);
+
+    d->batches++;
+
+done:
+
+    /* counted only once released: a failed batch is read again */
+    d->records += n;
+    d->inserted += inserted;
+    d->duplicates += d->nrows - inserted - rejected;
+    d->bad += bad + rejected;
+    d->skipped += skipped;
+
+    return rc;
+}
+
+
+/*
+ * The slow path after a data error: the rows again in halves, and the
+ * halves that fail in halves again, down to the single rows PostgreSQL
+ * rejects, which are logged and left out.  A few bad rows in a batch of
+ * n cost about 2 log2(n) transactions each, not n.
+ */
+
+static int
+llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
+    uint64_t *rejected, char *err, size_t errlen)
+{
+    *inserted = 0;
+    *rejected = 0;
+
+    if (llo_pg_partitions(pg, d->months, d->nmonths, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (d->nrows == 1) {
+        return llo_drain_split(d, pg, 0, 1, inserted, rejected, err, errlen);
+    }
+
+    if (llo_drain_split(d, pg, 0, d->nrows / 2, inserted, rejected, err,
+                        errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    return llo_drain_split(d, pg, d->nrows / 2, d->nrows, inserted,
+                           rejected, err, errlen);
+}
+
+
+static int
+llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
+    uint64_t *inserted, uint64_t *rejected, char *err, size_t errlen)
+{
+    size_t    start, end, mid;
+    uint64_t  n;
+
+    start = d->row_off[lo];
+    end = hi < d->nrows ? d->row_off[hi] : d->copy.len;
+
+    if (llo_pg_copy(pg, d->copy.data + start, end - start, &n, err, errlen)
+        == 0)
+    {
+        *inserted += n;
+        return 0;
+    }
+
+    if (!pg->data_error) {
+        return -1;
+    }
+
+    if (hi - lo == 1) {
+        (*rejected)++;
+        llo_log_limited(LLO_LOG_ERROR, "record seq %llu rejected by "
+                        "PostgreSQL: %s; skipped",
+                        (unsigned long long) d->row_seq[lo], err);
+        return 0;
+    }
+
+    mid = lo + (hi - lo) / 2;
+
+    if (llo_drain_split(d, pg, lo, mid, inserted, rejected, err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    return llo_drain_split(d, pg, mid, hi, inserted, rejected, err, errlen);
+}
+
+
+static int
+llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
+{
+    int       *m;
+    size_t     i, cap, *o;
+    uint64_t  *s;
+
+    if (d->nrows == d->rows_cap) {
+        cap = d->rows_cap ? d->rows_cap * 2 : 1024;
+
+        o = realloc(d->row_off, cap * sizeof(size_t));
+        if (o == NULL) {
+            return -1;
+        }
+
+        d->row_off = o;
+
+        s = realloc(d->row_seq, cap * sizeof(uint64_t));
+        if (s == NULL) {
+            return -1;
+        }
+
+        d->row_seq = s;
+        d->rows_cap = cap;
+    }
+
+    d->row_off[d->nrows] = off;
+    d->row_seq[d->nrows] = seq;
+    d->nrows++;
+
+    for (i = 0; i < d->nmonths; i++) {
+        if (d->months[i] == month) {
+            return 0;
+        }
+    }
+
+    if (d->nmonths == d->months_cap) {
+        cap = d->months_cap ? d->months_cap * 2 : 8;
+
+        m = realloc(d->months, cap * sizeof(int));
+        if (m == NULL) {
+            return -1;
+        }
+
+        d->months = m;
+        d->months_cap = cap;
+    }
+
+    d->months[d->nmonths++] = month;
+
+    return 0;
+}
+
+
+uint64_t
+llo_drain_waiting(llo_ring_t *ring, int *busy)
+{
+    uint64_t        n, cursor;
+    llo_ring_t      walk;
+    llo_ring_rc_e   rc;
+    llo_ring_rec_t  rec;
+
+    /* a copy: the walk must not disturb the consumer's torn-record wait */
+    walk = *ring;
+    walk.wait_pos = UINT64_MAX;
+
+    cursor = llo_ring_rpos(&walk);
+    n = 0;
+
+    for ( ;; ) {
+        rc = llo_ring_read(&walk, &cursor, &rec, 0, INT64_MAX);
+
+        if (rc != LLO_RING_OK) {
+            break;
+        }
+
+        n++;
+        cursor = rec.next;
+    }
+
+    *busy = (rc == LLO_RING_WAIT);
+
+    return n;
+}

@@ -1,0 +1,777 @@
+/*
+ * llm-evaluator PostgreSQL side: see llo_eval_pg.h.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "llo_eval_copy.h"
+#include "llo_eval_log.h"
+#include "llo_eval_pg.h"
+
+
+/* pg_advisory_lock() key serialising concurrent "migrate" runs */
+#define LLO_PG_MIGRATE_LOCK  "7596553626384183661"
+
+/* COPY data goes out in pieces so libpq does not buffer a second copy */
+#define LLO_PG_COPY_CHUNK    (256 * 1024)
+
+
+static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
+    size_t errlen);
+static int llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what,
+    char *err, size_t errlen);
+static void llo_pg_notice(void *arg, const char *message);
+static int llo_pg_sql_files(const char *dir, char ***names, size_t *n,
+    char *err, size_t errlen);
+static void llo_pg_free_names(char **names, size_t n);
+static int llo_pg_applied(llo_pg_t *pg, char ***versions, size_t *n,
+    char *err, size_t errlen);
+static int llo_pg_has(char **names, size_t n, const char *name);
+static char *llo_pg_read_file(const char *path, char *err, size_t errlen);
+
+
+int
+llo_pg_connect(llo_pg_t *pg, const char *conninfo, char *err, size_t errlen)
+{
+    char         *msg;
+    size_t        len;
+    const char   *keys[5], *values[5];
+
+    llo_pg_close(pg);
+
+    /* conninfo comes last so that what the administrator wrote wins */
+    keys[0] = "fallback_application_name"; values[0] = "llm-evaluator";
+    keys[1] = "connect_timeout";           values[1] = "10";
+    keys[2] = "client_encoding";           values[2] = "UTF8";
+    keys[3] = "dbname";                    values[3] = conninfo;
+    keys[4] = NULL;                        values[4] = NULL;
+
+    pg->conn = PQconnectdbParams(keys, values, 1);
+
+    if (pg->conn == NULL) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
+        return -1;
+    }
+
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        msg = PQerrorMessage(pg->conn);
+        len = strlen(msg);
+
+        while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+            len--;
+        }
+
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s",
+                 (int) len, msg);
+        llo_pg_close(pg);
+        return -1;
+    }
+
+    /* "relation already exists, skipping" and friends are not news */
+    PQsetNoticeProcessor(pg->conn, llo_pg_notice, NULL);
+
+    return 0;
+}
+
+
+void
+llo_pg_close(llo_pg_t *pg)
+{
+    if (pg->conn != NULL) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+
+    pg->stage = 0;
+}
+
+
+void
+llo_pg_free(llo_pg_t *pg)
+{
+    llo_pg_close(pg);
+    free(pg->months);
+    pg->months = NULL;
+    pg->nmonths = 0;
+    pg->months_cap = 0;
+}
+
+
+static void
+llo_pg_notice(void *arg, const char *message)
+{
+    size_t  len;
+
+    len = strlen(message);
+
+    while (len && message[len - 1] == '\n') {
+        len--;
+    }
+
+    llo_log(LLO_LOG_DEBUG, "postgresql: %.*s", (int) len, message);
+}
+
+
+static int
+llo_pg_exec(llo_pg_t *pg, const char *sql, char *err, size_t errlen)
+{
+    PGresult  *res;
+
+    res = PQexec(pg->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        return llo_pg_fail(pg, res, sql, err, errlen);
+    }
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+/* fill err from res (which may be NULL) or the connection, clear res */
+
+static int
+llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
+    size_t errlen)
+{
+    char        *msg;
+    size_t       len;
+    const char  *state;
+
+    msg = res ? PQresultErrorMessage(res) : NULL;
+
+    if (msg == NULL || msg[0] == '\0') {
+        msg = PQerrorMessage(pg->conn);
+    }
+
+    len = strlen(msg);
+
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--;
+    }
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    /*
+     * 22 data exception, 23 integrity violation, 54 program limit: the
+     * rows are at fault, and retrying them as they are will fail again
+     */
+    pg->data_error = state != NULL && PQstatus(pg->conn) == CONNECTION_OK
+                     && (strncmp(state, "22", 2) == 0
+                         || strncmp(state, "23", 2) == 0
+                         || strncmp(state, "54", 2) == 0);
+
+    snprintf(err, errlen, "%.200s%s failed: %s%s%s%.*s", what,
+             strlen(what) > 200 ? "..." : "",
+             state ? "SQLSTATE " : "", state ? state : "", state ? ": " : "",
+             (int) len, msg);
+
+    PQclear(res);
+
+    return -1;
+}
+
+
+int
+llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
+    char *err, size_t errlen)
+{
+    int        rc;
+    char       sql[1536];
+    size_t     off, n;
+    PGresult  *res;
+
+    pg->data_error = 0;
+    *inserted = 0;
+
+    if (!pg->stage) {
+        if (llo_pg_exec(pg, "CREATE TEMP TABLE IF NOT EXISTS "
+                        "llm_requests_stage (LIKE llm_requests "
+                        "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                        err, errlen) != 0)
+        {
+            return -1;
+        }
+
+        pg->stage = 1;
+    }
+
+    if (llo_pg_exec(pg, "BEGIN", err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(sql, sizeof(sql), "COPY llm_requests_stage (%s) FROM STDIN",
+             llo_copy_columns());
+
+    res = PQexec(pg->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        llo_pg_fail(pg, res, "COPY", err, errlen);
+        goto failed;
+    }
+
+    PQclear(res);
+
+    for (off = 0; off < len; off += n) {
+        n = len - off < LLO_PG_COPY_CHUNK ? len - off : LLO_PG_COPY_CHUNK;
+
+        if (PQputCopyData(pg->conn, data + off, (int) n) <= 0) {
+            llo_pg_fail(pg, NULL, "PQputCopyData()", err, errlen);
+            goto failed;
+        }
+    }
+
+    if (PQputCopyEnd(pg->conn, NULL) <= 0) {
+        llo_pg_fail(pg, NULL, "PQputCopyEnd()", err, errlen);
+        goto failed;
+    }
+
+    rc = 0;
+
+    while ((res = PQgetResult(pg->conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            llo_pg_fail(pg, res, "COPY", err, errlen);
+            rc = -1;
+            continue;
+        }
+
+        PQclear(res);
+    }
+
+    if (rc != 0) {
+        goto failed;
+    }
+
+    snprintf(sql, sizeof(sql), "INSERT INTO llm_requests (%s) SELECT %s "
+             "FROM llm_requests_stage ON CONFLICT (id, ts) DO NOTHING",
+             llo_copy_columns(), llo_copy_columns());
+
+    res = PQexec(pg->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        llo_pg_fail(pg, res, "INSERT INTO llm_requests", err, errlen);
+        goto failed;
+    }
+
+    *inserted = strtoull(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+
+    res = PQexec(pg->conn, "COMMIT");
+
+    /* a COMMIT of a failed transaction "succeeds" as ROLLBACK */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+    {
+        llo_pg_fail(pg, res, "COMMIT", err, errlen);
+        goto failed;
+    }
+
+    PQclear(res);
+
+    return 0;
+
+failed:
+
+    *inserted = 0;
+
+    if (PQstatus(pg->conn) == CONNECTION_OK
+        && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+    {
+        res = PQexec(pg->conn, "ROLLBACK");
+        PQclear(res);
+    }
+
+    return -1;
+}
+
+
+int
+llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
+    size_t errlen)
+{
+    int     m, y, next, *p;
+    char    sql[512];
+    size_t  i, k;
+
+    for (i = 0; i < n; i++) {
+        m = months[i];
+
+        for (k = 0; k < pg->nmonths; k++) {
+            if (pg->months[k] == m) {
+                break;
+            }
+        }
+
+        if (k < pg->nmonths) {
+            continue;
+        }
+
+        y = m / 100;
+        next = (m % 100 == 12) ? (y + 1) * 100 + 1 : m + 1;
+
+        /* bounds in UTC, like the ts text the rows are copied with */
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE IF NOT EXISTS llm_requests_y%04dm%02d "
+                 "PARTITION OF llm_requests FOR VALUES "
+                 "FROM ('%04d-%02d-01 00:00:00+00') "
+                 "TO ('%04d-%02d-01 00:00:00+00')",
+                 y, m % 100, y, m % 100, next / 100, next % 100);
+
+        if (llo_pg_exec(pg, sql, err, errlen) != 0) {
+            return -1;
+        }
+
+        llo_log(LLO_LOG_DEBUG, "partition llm_requests_y%04dm%02d is there",
+                y, m % 100);
+
+        if (pg->nmonths == pg->months_cap) {
+            pg->months_cap = pg->months_cap ? pg->months_cap * 2 : 16;
+            p = realloc(pg->months, pg->months_cap * sizeof(int));
+
+            if (p == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+
+            pg->months = p;
+        }
+
+        pg->months[pg->nmonths++] = m;
+    }
+
+    return 0;
+}
+
+
+int
+llo_pg_partitions_ahead(llo_pg_t *pg, int ahead, char *err, size_t errlen)
+{
+    int        i, m, months[128];
+    time_t     now;
+    struct tm  tm;
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+
+    m = (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+
+    for (i = 0; i <= ahead && i < 128; i++) {
+        months[i] = m;
+        m = (m % 100 == 12) ? (m / 100 + 1) * 100 + 1 : m + 1;
+    }
+
+    return llo_pg_partitions(pg, months, (size_t) i, err, errlen);
+}
+
+
+void
+llo_pg_forget_partitions(llo_pg_t *pg)
+{
+    pg->nmonths = 0;
+}
+
+
+static int
+llo_pg_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+
+/* NNN_name.sql, sorted; the names lose their ".sql" */
+
+static int
+llo_pg_sql_files(const char *dir, char ***names, size_t *n, char *err,
+    size_t errlen)
+{
+    DIR            *d;
+    char          **a, **p, *s;
+    size_t          len, i, cap;
+    struct dirent  *de;
+
+    *names = NULL;
+    *n = 0;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        snprintf(err, errlen, "cannot open sql_dir \"%s\": %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+    a = NULL;
+    cap = 0;
+    len = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        s = de->d_name;
+
+        for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) { /* void */ }
+
+        len = strlen(s);
+
+        if (i == 0 || s[i] != '_' || len < 5
+            || strcmp(s + len - 4, ".sql") != 0)
+        {
+            continue;
+        }
+
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            p = realloc(a, cap * sizeof(char *));
+
+            if (p == NULL) {
+                goto nomem;
+            }
+
+            a = p;
+        }
+
+        a[*n] = strndup(s, len - 4);
+
+        if (a[*n] == NULL) {
+            goto nomem;
+        }
+
+        (*n)++;
+    }
+
+    closedir(d);
+
+    if (*n) {
+        qsort(a, *n, sizeof(char *), llo_pg_name_cmp);
+    }
+
+    *names = a;
+
+    return 0;
+
+nomem:
+
+    closedir(d);
+    llo_pg_free_names(a, *n);
+    *n = 0;
+    snprintf(err, errlen, "out of memory");
+
+    return -1;
+}
+
+
+static void
+llo_pg_free_names(char **names, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        free(names[i]);
+    }
+
+    free(names);
+}
+
+
+/* the recorded versions; none when the tracking table does not exist */
+
+static int
+llo_pg_applied(llo_pg_t *pg, char ***versions, size_t *n, char *err,
+    size_t errlen)
+{
+    int        i, rows;
+    char     **a;
+    PGresult  *res;
+
+    *versions = NULL;
+    *n = 0;
+
+    res = PQexec(pg->conn, "SELECT version FROM llm_schema_migrations");
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+
+        /* undefined_table: nothing was ever migrated */
+        if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL
+            && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P01")
+               == 0)
+        {
+            PQclear(res);
+            return 0;
+        }
+
+        return llo_pg_fail(pg, res, "SELECT FROM llm_schema_migrations",
+                           err, errlen);
+    }
+
+    rows = PQntuples(res);
+    a = calloc(rows + 1, sizeof(char *));
+
+    if (a == NULL) {
+        PQclear(res);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < rows; i++) {
+        a[i] = strdup(PQgetvalue(res, i, 0));
+
+        if (a[i] == NULL) {
+            PQclear(res);
+            llo_pg_free_names(a, i);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+
+    PQclear(res);
+
+    *versions = a;
+    *n = rows;
+
+    return 0;
+}
+
+
+static int
+llo_pg_has(char **names, size_t n, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+llo_pg_pending(llo_pg_t *pg, const char *sql_dir, char *list, size_t listlen,
+    char *err, size_t errlen)
+{
+    int      pending;
+    char   **files, **done;
+    size_t   nfiles, ndone, i, off;
+
+    if (llo_pg_sql_files(sql_dir, &files, &nfiles, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (nfiles == 0) {
+        snprintf(err, errlen, "sql_dir \"%s\" holds no NNN_name.sql "
+                 "migrations", sql_dir);
+        return -1;
+    }
+
+    if (llo_pg_applied(pg, &done, &ndone, err, errlen) != 0) {
+        llo_pg_free_names(files, nfiles);
+        return -1;
+    }
+
+    pending = 0;
+    off = 0;
+    list[0] = '\0';
+
+    for (i = 0; i < nfiles; i++) {
+        if (llo_pg_has(done, ndone, files[i])) {
+            continue;
+        }
+
+        pending++;
+
+        if (off < listlen) {
+            off += snprintf(list + off, listlen - off, "%s%s",
+                            off ? ", " : "", files[i]);
+        }
+    }
+
+    llo_pg_free_names(files, nfiles);
+    llo_pg_free_names(done, ndone);
+
+    return pending;
+}
+
+
+int
+llo_pg_migrate(llo_pg_t *pg, const char *sql_dir, char *err, size_t errlen)
+{
+    int          applied;
+    char       **files, **done, *sql, path[4096];
+    size_t       nfiles, ndone, i;
+    PGresult    *res;
+    const char  *params[1];
+
+    if (llo_pg_sql_files(sql_dir, &files, &nfiles, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (nfiles == 0) {
+        snprintf(err, errlen, "sql_dir \"%s\" holds no NNN_name.sql "
+                 "migrations", sql_dir);
+        return -1;
+    }
+
+    done = NULL;
+    ndone = 0;
+    applied = -1;
+
+    /* two "migrate" runs at once would both see the same pending list */
+    if (llo_pg_exec(pg, "SELECT pg_advisory_lock(" LLO_PG_MIGRATE_LOCK ")",
+                    err, errlen) != 0)
+    {
+        goto done;
+    }
+
+    if (llo_pg_exec(pg, "CREATE TABLE IF NOT EXISTS llm_schema_migrations ("
+                    "version text PRIMARY KEY, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())",
+                    err, errlen) != 0)
+    {
+        goto unlock;
+    }
+
+    if (llo_pg_applied(pg, &done, &ndone, err, errlen) != 0) {
+        goto unlock;
+    }
+
+    applied = 0;
+
+    for (i = 0; i < nfiles; i++) {
+        if (llo_pg_has(done, ndone, files[i])) {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%s/%s.sql", sql_dir, files[i]);
+
+        sql = llo_pg_read_file(path, err, errlen);
+        if (sql == NULL) {
+            applied = -1;
+            break;
+        }
+
+        if (llo_pg_exec(pg, "BEGIN", err, errlen) != 0) {
+            free(sql);
+            applied = -1;
+            break;
+        }
+
+        res = PQexec(pg->conn, sql);
+        free(sql);
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            && PQresultStatus(res) != PGRES_TUPLES_OK)
+        {
+            llo_pg_fail(pg, res, path, err, errlen);
+            goto rollback;
+        }
+
+        PQclear(res);
+
+        params[0] = files[i];
+        res = PQexecParams(pg->conn, "INSERT INTO llm_schema_migrations "
+                           "(version) VALUES ($1)", 1, NULL, params, NULL,
+                           NULL, 0);
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            llo_pg_fail(pg, res, "INSERT INTO llm_schema_migrations", err,
+                        errlen);
+            goto rollback;
+        }
+
+        PQclear(res);
+
+        res = PQexec(pg->conn, "COMMIT");
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        {
+            llo_pg_fail(pg, res, "COMMIT", err, errlen);
+            goto rollback;
+        }
+
+        PQclear(res);
+
+        printf("applied %s\n", files[i]);
+        fflush(stdout);
+        applied++;
+        continue;
+
+    rollback:
+
+        if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+            PQclear(PQexec(pg->conn, "ROLLBACK"));
+        }
+
+        applied = -1;
+        break;
+    }
+
+unlock:
+
+    if (PQstatus(pg->conn) == CONNECTION_OK) {
+        PQclear(PQexec(pg->conn, "SELECT pg_advisory_unlock("
+                       LLO_PG_MIGRATE_LOCK ")"));
+    }
+
+done:
+
+    llo_pg_free_names(files, nfiles);
+    llo_pg_free_names(done, ndone);
+
+    return applied;
+}
+
+
+static char *
+llo_pg_read_file(const char *path, char *err, size_t errlen)
+{
+    FILE    *f;
+    char    *buf;
+    long     size;
+    size_t   n;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open \"%s\": %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) == -1 || (size = ftell(f)) == -1
+        || fseek(f, 0, SEEK_SET) == -1)
+    {
+        snprintf(err, errlen, "cannot read \"%s\": %s", path,
+                 strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+
+    buf = malloc(size + 1);
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory reading \"%s\"", path);
+        fclose(f);
+        return NULL;
+    }
+
+    n = fread(buf, 1, size, f);
+
+    if (n != (size_t) size) {
+        snprintf(err, errlen, "cannot read \"%s\": %s", path,
+                 ferror(f) ? strerror(errno) : "short read");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+
+    buf[n] = '\0';
+    fclose(f);
+
+    return buf;
+}

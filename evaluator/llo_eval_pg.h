@@ -1,0 +1,79 @@
+/*
+ * llm-evaluator PostgreSQL side: connection, migrations, monthly
+ * partitions, and the one-transaction COPY of a batch.
+ */
+
+#ifndef _LLO_EVAL_PG_H_INCLUDED_
+#define _LLO_EVAL_PG_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Debian keeps it under postgresql/ unless pkg-config's -I is given */
+#if __has_include(<libpq-fe.h>)
+#include <libpq-fe.h>
+#else
+#include <postgresql/libpq-fe.h>
+#endif
+
+
+typedef struct {
+    PGconn             *conn;
+
+    /* months (year * 100 + month) whose partition is known to exist */
+    int                *months;
+    size_t              nmonths;
+    size_t              months_cap;
+
+    unsigned            stage:1;        /* the temp table exists */
+    unsigned            data_error:1;   /* the last failure was the data's */
+} llo_pg_t;
+
+
+int llo_pg_connect(llo_pg_t *pg, const char *conninfo, char *err,
+    size_t errlen);
+void llo_pg_close(llo_pg_t *pg);
+void llo_pg_free(llo_pg_t *pg);
+
+/*
+ * The migrations in sql_dir (NNN_name.sql) not yet recorded in
+ * llm_schema_migrations: returns how many, their names joined by ", " in
+ * list, or -1 with err.
+ */
+int llo_pg_pending(llo_pg_t *pg, const char *sql_dir, char *list,
+    size_t listlen, char *err, size_t errlen);
+
+/*
+ * Apply the pending migrations in order, each in its own transaction
+ * with its tracking row, and print "applied NAME" for each on stdout.
+ * Returns how many were applied, or -1 with err.
+ */
+int llo_pg_migrate(llo_pg_t *pg, const char *sql_dir, char *err,
+    size_t errlen);
+
+/* make sure the partitions for these months exist */
+int llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
+    size_t errlen);
+
+/* the current month and the next "ahead" ones */
+int llo_pg_partitions_ahead(llo_pg_t *pg, int ahead, char *err,
+    size_t errlen);
+
+/* forget the known months: a partition may have been dropped */
+void llo_pg_forget_partitions(llo_pg_t *pg);
+
+/*
+ * In one transaction: COPY the rows (COPY text format, the columns of
+ * llo_copy_columns()) into the session's stage table, move them into
+ * llm_requests skipping ids already there, COMMIT.  *inserted is the
+ * number of new rows.  On failure returns -1 with err, the transaction
+ * is rolled back, and pg->data_error tells whether the rows were at
+ * fault (a data or constraint error on a live connection) rather than
+ * the connection or the server.
+ */
+int llo_pg_copy(llo_pg_t *pg, const char *data, size_t len,
+    uint64_t *inserted, char *err, size_t errlen);
+
+
+#endif /* _LLO_EVAL_PG_H_INCLUDED_ */

@@ -1,0 +1,845 @@
+/*
+ * llm-evaluator: moves the records the nginx module leaves in the
+ * shared-memory ring into PostgreSQL.
+ *
+ * main() reads top to bottom: command line -> configuration -> the
+ * command (run, drain, migrate, ring-stat).  "run" is the daemon: open the
+ * log, signals, pid file, then the loop that connects, attaches to the
+ * ring and drains it batch by batch.
+ */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "llo_ring.h"
+#include "llo_eval_conf.h"
+#include "llo_eval_drain.h"
+#include "llo_eval_log.h"
+#include "llo_eval_pg.h"
+
+
+#define LLO_EVAL_VERSION        "0.1.0"
+
+#define LLO_BACKOFF_MIN_MS      100
+#define LLO_BACKOFF_MAX_MS      10000
+#define LLO_ATTACH_RETRY_MS     1000
+#define LLO_BUSY_RETRY_MS       10
+#define LLO_MAINTAIN_MS         (3600 * 1000)
+#define LLO_RING_CHECK_MS       1000
+
+
+typedef struct {
+    llo_conf_t          conf;
+    const char         *conf_file;      /* NULL: defaults and -o only */
+    char              **overrides;
+    int                 noverrides;
+
+    llo_pg_t            pg;
+    llo_drain_t         drain;
+
+    int64_t             outage_since;   /* wall clock ms, 0: none */
+    int64_t             backoff;
+    int64_t             next_attach;
+    int64_t             next_maintain;
+    int64_t             next_ring_check;
+    unsigned            reconnect_logged:1;
+    unsigned            pid_written:1;
+} llo_eval_t;
+
+
+static int llo_eval_run(llo_eval_t *ev);
+static int llo_eval_drain(llo_eval_t *ev);
+static int llo_eval_migrate(llo_eval_t *ev);
+static int llo_eval_ring_stat(llo_eval_t *ev);
+static int llo_eval_connect(llo_eval_t *ev, char *err, size_t errlen);
+static int llo_eval_attach(llo_eval_t *ev, char *err, size_t errlen);
+static void llo_eval_outage(llo_eval_t *ev, const char *why);
+static void llo_eval_recovered(llo_eval_t *ev);
+static void llo_eval_reload(llo_eval_t *ev);
+static int llo_eval_log_open(llo_eval_t *ev);
+static int llo_pid_write(const char *path);
+static void llo_signals_init(void);
+static void llo_signal_handler(int signo);
+static void llo_sleep(int64_t ms);
+static void llo_usage(FILE *f);
+
+
+typedef struct {
+    const char         *name;
+    int               (*handler)(llo_eval_t *ev);
+} llo_cmd_t;
+
+
+static const llo_cmd_t  llo_commands[] = {
+    { "run",        llo_eval_run },
+    { "drain",      llo_eval_drain },
+    { "migrate",    llo_eval_migrate },
+    { "ring-stat",  llo_eval_ring_stat },
+    { NULL, NULL }
+};
+
+static volatile sig_atomic_t  llo_quit;
+static volatile sig_atomic_t  llo_reconfigure;
+
+
+int
+main(int argc, char **argv)
+{
+    int                 c, test, dump, rc;
+    char                err[1024];
+    const char         *cmd;
+    llo_eval_t          ev;
+    struct stat         st;
+    const llo_cmd_t    *command;
+
+    memset(&ev, 0, sizeof(llo_eval_t));
+
+    ev.overrides = calloc(argc, sizeof(char *));
+    if (ev.overrides == NULL) {
+        fprintf(stderr, "llm-evaluator: out of memory\n");
+        return 1;
+    }
+
+    test = 0;
+    dump = 0;
+    rc = 1;
+
+    while ((c = getopt(argc, argv, "c:o:tTh")) != -1) {
+        switch (c) {
+
+        case 'c':
+            ev.conf_file = optarg;
+            break;
+
+        case 'o':
+            ev.overrides[ev.noverrides++] = optarg;
+            break;
+
+        case 't':
+            test = 1;
+            break;
+
+        case 'T':
+            test = 1;
+            dump = 1;
+            break;
+
+        case 'h':
+            llo_usage(stdout);
+            rc = 0;
+            goto done;
+
+        default:
+            llo_usage(stderr);
+            goto done;
+        }
+    }
+
+    cmd = optind < argc ? argv[optind++] : "run";
+
+    for (command = llo_commands; command->name; command++) {
+        if (strcmp(command->name, cmd) == 0) {
+            break;
+        }
+    }
+
+    if (command->name == NULL) {
+        fprintf(stderr, "llm-evaluator: unknown command \"%s\"\n", cmd);
+        llo_usage(stderr);
+        goto done;
+    }
+
+    if (optind < argc) {
+        fprintf(stderr, "llm-evaluator: unexpected argument \"%s\"\n",
+                argv[optind]);
+        llo_usage(stderr);
+        goto done;
+    }
+
+    /* without -c the default file is optional, so -o alone is enough */
+    if (ev.conf_file == NULL && stat(LLO_CONF_DEFAULT_FILE, &st) == 0) {
+        ev.conf_file = LLO_CONF_DEFAULT_FILE;
+    }
+
+    if (llo_conf_load(&ev.conf, ev.conf_file, ev.overrides, ev.noverrides,
+                      err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        goto done;
+    }
+
+    if (test) {
+        if (dump) {
+            llo_conf_dump(&ev.conf, STDOUT_FILENO);
+        }
+
+        fprintf(stderr, "llm-evaluator: configuration %s%s%stest is "
+                "successful\n", ev.conf_file ? "file \"" : "",
+                ev.conf_file ? ev.conf_file : "", ev.conf_file ? "\" " : "");
+        rc = 0;
+        goto done;
+    }
+
+    rc = command->handler(&ev);
+
+done:
+
+    llo_drain_free(&ev.drain);
+    llo_pg_free(&ev.pg);
+    llo_conf_free(&ev.conf);
+    llo_log_close();
+    free(ev.overrides);
+
+    return rc;
+}
+
+
+static void
+llo_usage(FILE *f)
+{
+    fprintf(f,
+        "llm-evaluator " LLO_EVAL_VERSION "\n"
+        "usage: llm-evaluator [-c file] [-o key=value]... [-t|-T] "
+        "[command]\n"
+        "\n"
+        "commands:\n"
+        "  run        drain the ring into PostgreSQL until SIGTERM "
+        "(default)\n"
+        "  drain      drain the ring until it is empty, then exit\n"
+        "  migrate    apply the pending sql_dir migrations\n"
+        "  ring-stat  print the ring's counters, one \"name value\" a "
+        "line\n"
+        "\n"
+        "options:\n"
+        "  -c file       configuration file (default "
+        LLO_CONF_DEFAULT_FILE ",\n"
+        "                used when it exists)\n"
+        "  -o key=value  override one setting of the file (repeatable)\n"
+        "  -t            check the configuration and exit\n"
+        "  -T            as -t, and print the effective configuration\n"
+        "  -h            this help\n"
+        "\n"
+        "signals: SIGTERM/SIGINT finish the batch and exit (a second one "
+        "exits now),\n"
+        "         SIGHUP reloads the configuration and reopens log_file\n");
+}
+
+
+/* the daemon */
+
+static int
+llo_eval_run(llo_eval_t *ev)
+{
+    int              rc, busy;
+    char             err[1024];
+    int64_t          now, pause;
+    uint64_t         waiting;
+    llo_drain_rc_e   drc;
+
+    if (llo_eval_log_open(ev) != 0) {
+        return 1;
+    }
+
+    llo_signals_init();
+
+    if (ev->conf.pid_file[0] != '\0') {
+        if (llo_pid_write(ev->conf.pid_file) != 0) {
+            return 1;
+        }
+
+        ev->pid_written = 1;
+    }
+
+    llo_log(LLO_LOG_INFO, "llm-evaluator " LLO_EVAL_VERSION " started: ring "
+            "\"%s\", batch_size %lld, flush_interval %lldms",
+            ev->conf.ring_path, (long long) ev->conf.batch_size,
+            (long long) ev->conf.flush_interval);
+
+    ev->backoff = LLO_BACKOFF_MIN_MS;
+    rc = 0;
+
+    while (!llo_quit) {
+
+        if (llo_reconfigure) {
+            llo_reconfigure = 0;
+            llo_eval_reload(ev);
+        }
+
+        now = llo_now_ms();
+
+        /* the ring first: the outage messages count what waits in it */
+        if (!ev->drain.attached && now >= ev->next_attach
+            && llo_eval_attach(ev, err, sizeof(err)) != 0)
+        {
+            llo_log_limited(LLO_LOG_WARN, "%s; retrying every second", err);
+            ev->next_attach = now + LLO_ATTACH_RETRY_MS;
+        }
+
+        if (ev->pg.conn == NULL) {
+            switch (llo_eval_connect(ev, err, sizeof(err))) {
+
+            case 0:
+                break;
+
+            case -1:
+                llo_eval_outage(ev, err);
+                continue;
+
+            default:
+                llo_log(LLO_LOG_ERROR, "%s", err);
+                rc = 1;
+                goto done;
+            }
+
+            if (ev->outage_since && !ev->reconnect_logged) {
+                waiting = ev->drain.attached
+                          ? llo_drain_waiting(&ev->drain.ring, &busy) : 0;
+
+                llo_log(LLO_LOG_INFO, "reconnected to PostgreSQL after "
+                        "%lld s, %llu records waiting",
+                        (long long) (llo_wall_ms() - ev->outage_since)
+                        / 1000, (unsigned long long) waiting);
+
+                ev->reconnect_logged = 1;
+            }
+
+            ev->next_maintain = now + LLO_MAINTAIN_MS;
+        }
+
+        if (!ev->drain.attached) {
+            pause = ev->next_attach - now;
+            llo_sleep(pause < ev->conf.flush_interval
+                      ? pause : ev->conf.flush_interval);
+            continue;
+        }
+
+        if (now >= ev->next_maintain) {
+            if (llo_pg_partitions_ahead(&ev->pg,
+                                        ev->conf.partition_months_ahead,
+                                        err, sizeof(err))
+                != 0)
+            {
+                goto failed;
+            }
+
+            ev->next_maintain = now + LLO_MAINTAIN_MS;
+        }
+
+        drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err,
+                              sizeof(err));
+
+        switch (drc) {
+
+        case LLO_DRAIN_MORE:
+            llo_eval_recovered(ev);
+            continue;
+
+        case LLO_DRAIN_BUSY:
+            llo_eval_recovered(ev);
+            llo_sleep(ev->conf.flush_interval < LLO_BUSY_RETRY_MS
+                      ? ev->conf.flush_interval : LLO_BUSY_RETRY_MS);
+            continue;
+
+        case LLO_DRAIN_EMPTY:
+            llo_eval_recovered(ev);
+
+            if (now >= ev->next_ring_check) {
+                ev->next_ring_check = now + LLO_RING_CHECK_MS;
+
+                /* nginx made a new ring (a new size); the old is drained */
+                if (llo_drain_replaced(&ev->drain)) {
+                    llo_log(LLO_LOG_INFO, "ring \"%s\" was replaced; "
+                            "attaching to the new one", ev->drain.path);
+                    llo_drain_detach(&ev->drain);
+                    continue;
+                }
+            }
+
+            llo_sleep(ev->conf.flush_interval);
+            continue;
+
+        case LLO_DRAIN_FAILED:
+            break;
+        }
+
+    failed:
+
+        llo_pg_close(&ev->pg);
+        llo_eval_outage(ev, err);
+    }
+
+done:
+
+    llo_log(LLO_LOG_INFO, "exiting: %llu records taken from the ring, "
+            "%llu rows inserted, %llu duplicates, %llu bad, %llu skipped",
+            (unsigned long long) ev->drain.records,
+            (unsigned long long) ev->drain.inserted,
+            (unsigned long long) ev->drain.duplicates,
+            (unsigned long long) ev->drain.bad,
+            (unsigned long long) ev->drain.skipped);
+
+    if (ev->pid_written && unlink(ev->conf.pid_file) == -1) {
+        llo_log(LLO_LOG_WARN, "unlink(\"%s\") failed: %s", ev->conf.pid_file,
+                strerror(errno));
+    }
+
+    return rc;
+}
+
+
+/*
+ * 0: connected, schema current, partitions there; -1: try again later;
+ * -2: the schema is not what this build writes, retrying will not help
+ */
+
+static int
+llo_eval_connect(llo_eval_t *ev, char *err, size_t errlen)
+{
+    int   pending;
+    char  list[512];
+
+    if (llo_pg_connect(&ev->pg, ev->conf.pg_conninfo, err, errlen) != 0) {
+        return -1;
+    }
+
+    pending = llo_pg_pending(&ev->pg, ev->conf.sql_dir, list, sizeof(list),
+                             err, errlen);
+
+    if (pending == -1) {
+        if (PQstatus(ev->pg.conn) != CONNECTION_OK) {
+            llo_pg_close(&ev->pg);
+            return -1;
+        }
+
+        llo_pg_close(&ev->pg);
+        return -2;
+    }
+
+    if (pending > 0) {
+        snprintf(err, errlen, "%d database migration%s pending (%s): run "
+                 "\"llm-evaluator%s%s migrate\" first", pending,
+                 pending > 1 ? "s are" : " is", list,
+                 ev->conf_file ? " -c " : "",
+                 ev->conf_file ? ev->conf_file : "");
+        llo_pg_close(&ev->pg);
+        return -2;
+    }
+
+    if (llo_pg_partitions_ahead(&ev->pg, ev->conf.partition_months_ahead,
+                                err, errlen)
+        != 0)
+    {
+        llo_pg_close(&ev->pg);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+llo_eval_attach(llo_eval_t *ev, char *err, size_t errlen)
+{
+    int       busy;
+    uint64_t  waiting;
+
+    if (llo_drain_attach(&ev->drain, ev->conf.ring_path, err, errlen) != 0) {
+        return -1;
+    }
+
+    waiting = llo_drain_waiting(&ev->drain.ring, &busy);
+
+    llo_log(LLO_LOG_INFO, "consuming ring \"%s\": instance %016llx, "
+            "%llu bytes, %llu records waiting", ev->conf.ring_path,
+            (unsigned long long) ev->drain.ring.hdr->instance,
+            (unsigned long long) ev->drain.ring.hdr->capacity,
+            (unsigned long long) waiting);
+
+    return 0;
+}
+
+
+/* log the outage once, then wait: 100 ms, doubling up to 10 s */
+
+static void
+llo_eval_outage(llo_eval_t *ev, const char *why)
+{
+    if (ev->outage_since == 0) {
+        ev->outage_since = llo_wall_ms();
+        ev->reconnect_logged = 0;
+
+        llo_log(LLO_LOG_ERROR, "%s; records stay in the ring until "
+                "PostgreSQL takes them, retrying", why);
+
+    } else {
+        llo_log_limited(LLO_LOG_ERROR, "still failing: %s", why);
+    }
+
+    llo_sleep(ev->backoff);
+
+    ev->backoff = ev->backoff * 2 > LLO_BACKOFF_MAX_MS
+                  ? LLO_BACKOFF_MAX_MS : ev->backoff * 2;
+}
+
+
+static void
+llo_eval_recovered(llo_eval_t *ev)
+{
+    if (ev->outage_since) {
+        llo_log(LLO_LOG_INFO, "writing to PostgreSQL again after %lld s",
+                (long long) (llo_wall_ms() - ev->outage_since) / 1000);
+        ev->outage_since = 0;
+        ev->reconnect_logged = 0;
+    }
+
+    ev->backoff = LLO_BACKOFF_MIN_MS;
+}
+
+
+/*
+ * SIGHUP: a new configuration replaces the old one only when all of it
+ * is valid; the log is reopened either way (logrotate sends SIGHUP too).
+ */
+
+static void
+llo_eval_reload(llo_eval_t *ev)
+{
+    int         busy;
+    char        err[1024], *s;
+    uint64_t    waiting;
+    llo_conf_t  nc;
+
+    llo_log(LLO_LOG_INFO, "SIGHUP: reloading %s",
+            ev->conf_file ? ev->conf_file : "the configuration");
+
+    if (llo_conf_load(&nc, ev->conf_file, ev->overrides, ev->noverrides,
+                      err, sizeof(err))
+        != 0)
+    {
+        llo_log(LLO_LOG_ERROR, "reload failed, keeping the old "
+                "configuration: %s", err);
+
+        if (llo_log_open(ev->conf.log_file, err, sizeof(err)) != 0) {
+            llo_log(LLO_LOG_ERROR, "cannot reopen log_file: %s", err);
+        }
+
+        return;
+    }
+
+    if (llo_log_open(nc.log_file, err, sizeof(err)) != 0) {
+        llo_log(LLO_LOG_ERROR, "%s; keeping log_file \"%s\"", err,
+                ev->conf.log_file);
+
+        s = nc.log_file;
+        nc.log_file = ev->conf.log_file;
+        ev->conf.log_file = s;
+    }
+
+    llo_log_set_level((int) nc.log_level);
+
+    if (strcmp(nc.pid_file, ev->conf.pid_file) != 0) {
+        llo_log(LLO_LOG_WARN, "pid_file changes take effect on restart");
+
+        s = nc.pid_file;
+        nc.pid_file = ev->conf.pid_file;
+        ev->conf.pid_file = s;
+    }
+
+    if (strcmp(nc.pg_conninfo, ev->conf.pg_conninfo) != 0) {
+        llo_log(LLO_LOG_INFO, "pg_conninfo changed: reconnecting");
+        llo_pg_close(&ev->pg);
+    }
+
+    if (strcmp(nc.ring_path, ev->conf.ring_path) != 0) {
+        waiting = ev->drain.attached
+                  ? llo_drain_waiting(&ev->drain.ring, &busy) : 0;
+
+        llo_log(waiting ? LLO_LOG_WARN : LLO_LOG_INFO, "ring_path changed to "
+                "\"%s\": leaving %llu records in \"%s\"", nc.ring_path,
+                (unsigned long long) waiting, ev->conf.ring_path);
+
+        llo_drain_detach(&ev->drain);
+        ev->next_attach = 0;
+    }
+
+    llo_conf_free(&ev->conf);
+    ev->conf = nc;
+
+    llo_log(LLO_LOG_INFO, "configuration reloaded");
+}
+
+
+static int
+llo_eval_log_open(llo_eval_t *ev)
+{
+    char  err[1024];
+
+    if (llo_log_open(ev->conf.log_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "llm-evaluator: log_file: %s\n", err);
+        return -1;
+    }
+
+    llo_log_set_level((int) ev->conf.log_level);
+
+    return 0;
+}
+
+
+/* drain until the ring is empty, then exit: for tests and for hand use */
+
+static int
+llo_eval_drain(llo_eval_t *ev)
+{
+    int              rc;
+    char             err[1024];
+    llo_drain_rc_e   drc;
+
+    if (llo_eval_log_open(ev) != 0) {
+        return 1;
+    }
+
+    llo_signals_init();
+
+    if (llo_drain_attach(&ev->drain, ev->conf.ring_path, err, sizeof(err))
+        != 0)
+    {
+        llo_log(LLO_LOG_ERROR, "%s", err);
+        return 1;
+    }
+
+    if (llo_eval_connect(ev, err, sizeof(err)) != 0) {
+        llo_log(LLO_LOG_ERROR, "%s", err);
+        return 1;
+    }
+
+    rc = 0;
+
+    while (!llo_quit) {
+        drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err,
+                              sizeof(err));
+
+        if (drc == LLO_DRAIN_EMPTY) {
+            break;
+        }
+
+        if (drc == LLO_DRAIN_FAILED) {
+            llo_log(LLO_LOG_ERROR, "%s; the records stay in the ring", err);
+            rc = 1;
+            break;
+        }
+
+        if (drc == LLO_DRAIN_BUSY) {
+            /* llo_ring_read() skips it once torn_timeout has passed */
+            llo_sleep(LLO_BUSY_RETRY_MS);
+        }
+    }
+
+    printf("records %llu\ninserted %llu\nduplicates %llu\nbad %llu\n"
+           "skipped %llu\nbatches %llu\n",
+           (unsigned long long) ev->drain.records,
+           (unsigned long long) ev->drain.inserted,
+           (unsigned long long) ev->drain.duplicates,
+           (unsigned long long) ev->drain.bad,
+           (unsigned long long) ev->drain.skipped,
+           (unsigned long long) ev->drain.batches);
+
+    return rc;
+}
+
+
+static int
+llo_eval_migrate(llo_eval_t *ev)
+{
+    int   n;
+    char  err[1024];
+
+    if (llo_pg_connect(&ev->pg, ev->conf.pg_conninfo, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        return 1;
+    }
+
+    n = llo_pg_migrate(&ev->pg, ev->conf.sql_dir, err, sizeof(err));
+
+    if (n == -1) {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        return 1;
+    }
+
+    if (n == 0) {
+        printf("no pending migrations\n");
+
+    } else {
+        printf("%d migration%s applied\n", n, n > 1 ? "s" : "");
+    }
+
+    return 0;
+}
+
+
+static int
+llo_eval_ring_stat(llo_eval_t *ev)
+{
+    int              busy;
+    char             err[1024];
+    uint64_t         waiting, r, w;
+    llo_ring_t       ring;
+    llo_ring_hdr_t  *h;
+
+    if (llo_ring_attach(&ring, ev->conf.ring_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        return 1;
+    }
+
+    h = ring.hdr;
+    r = llo_ring_rpos(&ring);
+    w = llo_ring_wpos(&ring);
+    waiting = llo_drain_waiting(&ring, &busy);
+
+#define llo_stat(f)  (unsigned long long) __atomic_load_n(&h->f,             \
+                                                          __ATOMIC_RELAXED)
+
+    printf("capacity %llu\n"
+           "used_bytes %llu\n"
+           "records_waiting %llu\n"
+           "busy %d\n"
+           "drops %llu\n"
+           "drop_bytes %llu\n"
+           "torn %llu\n"
+           "torn_bytes %llu\n"
+           "committed %llu\n"
+           "rpos %llu\n"
+           "wpos %llu\n"
+           "seq %llu\n"
+           "instance %016llx\n"
+           "created %lld\n",
+           (unsigned long long) h->capacity,
+           (unsigned long long) (w - r),
+           (unsigned long long) waiting,
+           busy,
+           llo_stat(drops), llo_stat(drop_bytes), llo_stat(torn),
+           llo_stat(torn_bytes), llo_stat(committed),
+           (unsigned long long) r, (unsigned long long) w, llo_stat(seq),
+           (unsigned long long) h->instance, (long long) h->created);
+
+#undef llo_stat
+
+    llo_ring_close(&ring);
+
+    return 0;
+}
+
+
+static int
+llo_pid_write(const char *path)
+{
+    int     fd, n;
+    char    buf[32];
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        llo_log(LLO_LOG_ERROR, "open(\"%s\") failed: %s", path,
+                strerror(errno));
+        return -1;
+    }
+
+    n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+
+    if (write(fd, buf, n) != n) {
+        llo_log(LLO_LOG_ERROR, "write to \"%s\" failed: %s", path,
+                strerror(errno));
+        (void) close(fd);
+        return -1;
+    }
+
+    if (close(fd) == -1) {
+        llo_log(LLO_LOG_ERROR, "close(\"%s\") failed: %s", path,
+                strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+llo_signals_init(void)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(struct sigaction));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = llo_signal_handler;
+
+    /*
+     * SA_RESETHAND: the first SIGTERM asks for a clean stop after the
+     * batch; the second finds the default action and ends the process at
+     * once, even inside a blocking libpq call.  Nothing is lost that way:
+     * the uncommitted batch stays in the ring.
+     */
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    (void) sigaction(SIGTERM, &sa, NULL);
+    (void) sigaction(SIGINT, &sa, NULL);
+
+    sa.sa_flags = SA_RESTART;
+    (void) sigaction(SIGHUP, &sa, NULL);
+
+    sa.sa_handler = SIG_IGN;
+    (void) sigaction(SIGPIPE, &sa, NULL);
+}
+
+
+static void
+llo_signal_handler(int signo)
+{
+    if (signo == SIGHUP) {
+        llo_reconfigure = 1;
+
+    } else {
+        llo_quit = 1;
+    }
+}
+
+
+/*
+ * Sleep ms, or less when a signal comes: the flags are checked with the
+ * signals blocked and ppoll() unblocks them atomically, so one arriving
+ * just before the sleep still ends it.
+ */
+
+static void
+llo_sleep(int64_t ms)
+{
+    sigset_t         block, old;
+    struct timespec  ts;
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+
+    if (sigprocmask(SIG_BLOCK, &block, &old) == -1) {
+        return;
+    }
+
+    if (!llo_quit && !llo_reconfigure) {
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = (ms % 1000) * 1000000;
+        (void) ppoll(NULL, 0, &ts, &old);
+    }
+
+    (void) sigprocmask(SIG_SETMASK, &old, NULL);
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/perl
+
+# make demo: the whole pipeline on this machine, then stop everything.
+#
+# A throwaway PostgreSQL, the demo upstream (t/lib/upstream.pl, which
+# answers like OpenAI's chat completions API), nginx with the module, and
+# the evaluator daemon; a handful of calls, stream and non-stream; then the
+# rows the evaluator wrote.  LLO_KEEP=1 keeps the temp dir.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use LLOTest;
+
+$| = 1;
+
+my $root = repo_root();
+my $evaluator = "$root/build/llm-evaluator";
+
+die "demo: $evaluator is missing; run make first\n" unless -x $evaluator;
+
+sub step { print "\n== $_[0]\n" }
+
+step('starting PostgreSQL in a temp dir');
+my $pg = pg_start();
+print "   $pg->{conninfo}\n";
+
+my $dir = tempdir_world();
+my $ring = "$dir/llm_observer.ring";
+
+my $conf = "$dir/llm-evaluator.conf";
+open my $fh, '>', $conf or die "demo: $conf: $!\n";
+print $fh <<"EOF";
+ring_path = $ring
+pg_conninfo = $pg->{conninfo}
+batch_size = 1000
+flush_interval = 100ms
+log_level = info
+sql_dir = $root/sql
+EOF
+close $fh;
+
+step('applying migrations');
+my ($rc, $out) = run_cmd($evaluator, '-c', $conf, 'migrate');
+print $out;
+die "demo: migrate failed\n" if $rc;
+
+step('starting the demo upstream (OpenAI wire format)');
+my $up = upstream_start();
+print "   127.0.0.1:$up->{port}\n";
+
+step('starting nginx with ngx_http_llm_observer_module');
+my $port = free_port();
+my $ng = nginx_start(workers => 2, http => <<"EOF");
+    llm_observer_ring $ring size=8m;
+
+    log_format llm '\$status model=\$llm_model stream=\$llm_stream '
+                   'tokens=\$llm_prompt_tokens/\$llm_completion_tokens/'
+                   '\$llm_total_tokens ttft_ms=\$llm_ttft_ms '
+                   'finish=\$llm_finish_reason id=\$llm_request_id';
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location /v1/ {
+            llm_observer on;
+            access_log $dir/llm.log llm;
+            proxy_pass http://127.0.0.1:$up->{port};
+            proxy_http_version 1.1;
+            proxy_buffering off;
+        }
+    }
+EOF
+print "   127.0.0.1:$port, config $ng->{conf}\n";
+
+step('starting the evaluator daemon');
+my $epid = fork();
+die "demo: fork: $!\n" unless defined $epid;
+
+if ($epid == 0) {
+    open STDOUT, '>', "$dir/evaluator.log";
+    open STDERR, '>&', \*STDOUT;
+    exec $evaluator, '-c', $conf;
+    exit 127;
+}
+
+END { kill 'TERM', $epid if $epid; }
+
+step('sending calls through nginx');
+
+my @calls = (
+    [ json      => 0, 'Say hello in three languages.' ],
+    [ sse_usage => 1, 'Stream me a greeting.' ],
+    [ sse_nousage => 1, 'Stream without usage.' ],
+    [ gzip      => 0, 'A compressed answer, please.' ],
+    [ error429  => 0, 'Too many of these.' ],
+    [ slow      => 1, 'Take your time.' ],
+);
+
+for my $c (@calls) {
+    my ($scenario, $stream, $prompt) = @$c;
+    my $body = '{"model":"gpt-4o-mini","stream":'
+        . ($stream ? 'true' : 'false')
+        . ',"messages":[{"role":"user","content":"' . $prompt . '"}]}';
+
+    my $r = http_req(port => $port, path => '/v1/chat/completions',
+        headers => [ [ 'Content-Type', 'application/json' ],
+                     [ 'x-scenario', $scenario ] ],
+        body => $body);
+
+    printf "   %-12s -> HTTP %s, %d bytes\n", $scenario, $r->{status},
+        length $r->{body};
+}
+
+step('access log lines');
+open my $log, '<', "$dir/llm.log" or die "demo: $dir/llm.log: $!\n";
+print "   $_" while <$log>;
+close $log;
+
+step('waiting for the evaluator to write the rows');
+my $n = wait_for(sub {
+    my $c = psql($pg, 'select count(*) from llm_requests');
+    return $c >= @calls ? $c : 0;
+}, timeout => 15);
+
+die "demo: rows did not arrive; see $dir/evaluator.log\n" unless $n;
+
+step('rows in llm_requests');
+($rc, $out) = run_cmd('psql', '-X', '-h', '127.0.0.1', '-p', $pg->{port},
+    '-U', 'postgres', '-d', 'llo', '-c',
+    'select to_char(ts, \'HH24:MI:SS.MS\') as ts, request_model, stream, '
+    . 'status, prompt_tokens as pt, completion_tokens as ct, '
+    . 'total_tokens as tt, token_source as src, round(ttft_ms) as ttft, '
+    . 'round(latency_ms) as ms, finish_reason as fin, incomplete, '
+    . 'left(coalesce(response_text, error_message), 36) as text '
+    . 'from llm_requests order by ts, id');
+print $out;
+
+step('ring');
+($rc, $out) = run_cmd($evaluator, '-c', $conf, 'ring-stat');
+print $out;
+
+step('stopping everything');
+kill 'TERM', $epid;
+waitpid $epid, 0;
+$epid = 0;
+nginx_stop($ng);
+upstream_stop($up);
+pg_stop($pg);
+
+print "\ndemo: done\n";
