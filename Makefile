@@ -47,7 +47,7 @@ DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               perl curl
 
 .PHONY: all module evaluator deps test unit itest demo bench install \
-        clean loadcheck
+        clean loadcheck unit-bins
 
 all: module evaluator loadcheck
 
@@ -120,8 +120,11 @@ test: deps all
 demo: deps all
 	perl t/demo.pl
 
-bench: deps all
+bench: deps all unit-bins
 	bash bench/run.sh
+	bash bench/ingest.sh
+
+unit-bins: $(UNIT_BINS)
 
 # -- install ----------------------------------------------------------------
 

@@ -44,7 +44,7 @@ http {
     access_log off;
     client_body_temp_path $dir/body;
     proxy_temp_path $dir/proxy;
-    llm_observer_ring $dir/ring size=2g;
+    llm_observer_ring $dir/ring size=1g;
 
     upstream fast {
         server 127.0.0.1:$uport;

@@ -37,6 +37,7 @@
 #define LLO_BUSY_RETRY_MS       10
 #define LLO_MAINTAIN_MS         (3600 * 1000)
 #define LLO_RING_CHECK_MS       1000
+#define LLO_OUTAGE_REMIND_MS    60000
 
 
 typedef struct {
@@ -380,6 +381,18 @@ llo_eval_run(llo_eval_t *ev)
         llo_eval_outage(ev, err);
     }
 
+    /*
+     * SIGTERM while sleeping: what waits in the ring now is the batch to
+     * finish, one batch so the stop stays prompt (a second SIGTERM ends
+     * a slow one at once, and what it did not take stays in the ring)
+     */
+    if (ev->pg.conn != NULL && ev->drain.attached
+        && llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err, sizeof(err))
+           == LLO_DRAIN_FAILED)
+    {
+        llo_log(LLO_LOG_ERROR, "%s; the records stay in the ring", err);
+    }
+
 done:
 
     llo_log(LLO_LOG_INFO, "exiting: %llu records taken from the ring, "
@@ -471,7 +484,10 @@ llo_eval_attach(llo_eval_t *ev, char *err, size_t errlen)
 }
 
 
-/* log the outage once, then wait: 100 ms, doubling up to 10 s */
+/*
+ * log the outage once, and once a minute while it lasts; then wait:
+ * 100 ms, doubling up to 10 s
+ */
 
 static void
 llo_eval_outage(llo_eval_t *ev, const char *why)
@@ -483,7 +499,8 @@ llo_eval_outage(llo_eval_t *ev, const char *why)
         llo_log(LLO_LOG_ERROR, "%s; records stay in the ring until "
                 "PostgreSQL takes them, retrying", why);
 
-    } else {
+    } else if (llo_wall_ms() - ev->outage_since >= LLO_OUTAGE_REMIND_MS) {
+        /* not at the first retry: llo_log_limited() lets a first through */
         llo_log_limited(LLO_LOG_ERROR, "still failing: %s", why);
     }
 

@@ -150,6 +150,7 @@ struct llo_resp_parser_s {
     int                 body;
     int                 skim;
     unsigned            failed:1;       /* stop feeding the parser */
+    unsigned            body_failed:1;  /* stop parsing, keep counting */
 
     /* gzip */
     z_stream           *zs;
@@ -170,6 +171,7 @@ struct llo_resp_parser_s {
     uint64_t            ev_offset;
     unsigned            ev_data:1;
     unsigned            ev_skip:1;      /* event too big: skip to its end */
+    unsigned            line_skip:1;    /* line too long: skip to its end */
     uint8_t            *scratch;
     size_t              scratch_cap;
     llo_tmpl_t          tmpl;
@@ -949,17 +951,22 @@ llo_resp_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
 
         rc = inflate(p->zs, Z_NO_FLUSH);
 
+        /* what was inflated before a data error is body all the same:
+         * how much that is must not depend on how the input was split */
+        llo_resp_body(p, p->zout, LLO_GZ_CHUNK - p->zs->avail_out);
+
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-            snprintf(p->res.error, LLO_ERR_LEN, "gzip data error at byte "
-                     "%llu of response: %s",
-                     (unsigned long long) (p->res.wire_bytes - len
-                                           + (len - p->zs->avail_in)),
-                     p->zs->msg ? p->zs->msg : "inflate failed");
+            if (p->res.error[0] == '\0') {
+                snprintf(p->res.error, LLO_ERR_LEN, "gzip data error at "
+                         "byte %llu of response: %s",
+                         (unsigned long long) (p->res.wire_bytes - len
+                                               + (len - p->zs->avail_in)),
+                         p->zs->msg ? p->zs->msg : "inflate failed");
+            }
+
             p->failed = 1;
             return;
         }
-
-        llo_resp_body(p, p->zout, LLO_GZ_CHUNK - p->zs->avail_out);
 
         if (rc == Z_STREAM_END) {
             break;
@@ -978,6 +985,11 @@ llo_resp_body(llo_resp_parser_t *p, const uint8_t *data, size_t len)
         return;
     }
 
+    if (p->body_failed) {
+        p->res.bytes += len;
+        return;
+    }
+
     switch (p->body) {
 
     case LLO_BODY_JSON:
@@ -986,7 +998,7 @@ llo_resp_body(llo_resp_parser_t *p, const uint8_t *data, size_t len)
         if (llo_json_error(&p->json, st, data, len, "response",
                            p->res.bytes, p->res.error, LLO_ERR_LEN))
         {
-            p->failed = 1;
+            p->body_failed = 1;
         }
 
         break;
@@ -1008,7 +1020,8 @@ llo_resp_finish(llo_resp_parser_t *p)
 {
     yajl_status  st;
 
-    if (p->failed) {
+    if (p->failed || p->body_failed) {
+        p->failed = 1;
         return;
     }
 
@@ -1095,24 +1108,46 @@ llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
 
     while (pos < end) {
         nl = memchr(pos, '\n', end - pos);
+        n = (nl ? nl : end) - pos;
+
+        if (p->line_skip) {
+            /* the rest of a line too long to keep */
+            if (nl == NULL) {
+                break;
+            }
+
+            p->line_skip = 0;
+            pos = nl + 1;
+            continue;
+        }
+
+        /* the limit holds however the line arrives: whole in this
+         * buffer, or in pieces */
+
+        if (p->line_len + n > LLO_SSE_MAX_EVENT) {
+            if (!p->ev_skip && p->res.error[0] == '\0') {
+                snprintf(p->res.error, LLO_ERR_LEN, "SSE line longer "
+                         "than %d bytes at byte %llu of response",
+                         LLO_SSE_MAX_EVENT, (unsigned long long)
+                         (base + (pos - data) - p->line_len));
+            }
+
+            p->ev_skip = 1;
+            p->line_len = 0;
+
+            if (nl == NULL) {
+                p->line_skip = 1;
+                break;
+            }
+
+            pos = nl + 1;
+            continue;
+        }
 
         if (nl == NULL) {
             /* keep the partial line for the next buffer */
-            n = end - pos;
 
-            if (p->line_len + n > LLO_SSE_MAX_EVENT) {
-                if (!p->ev_skip && p->res.error[0] == '\0') {
-                    snprintf(p->res.error, LLO_ERR_LEN, "SSE line longer "
-                             "than %d bytes at byte %llu of response",
-                             LLO_SSE_MAX_EVENT, (unsigned long long)
-                             (base + (pos - data) - p->line_len));
-                }
-                p->ev_skip = 1;
-                p->line_len = 0;
-
-            } else if (llo_grow(&p->line, &p->line_cap, p->line_len + n)
-                       == 0)
-            {
+            if (llo_grow(&p->line, &p->line_cap, p->line_len + n) == 0) {
                 memcpy(p->line + p->line_len, pos, n);
                 p->line_len += n;
             }
@@ -1121,8 +1156,6 @@ llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
         }
 
         if (p->line_len) {
-            n = nl - pos;
-
             if (llo_grow(&p->line, &p->line_cap, p->line_len + n) == 0) {
                 memcpy(p->line + p->line_len, pos, n);
                 p->line_len += n;
@@ -1299,7 +1332,8 @@ llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
 
     t = &p->tmpl;
 
-    if (!t->valid || n < t->prefix_len + 1 + t->suffix_len
+    if (!t->valid
+        || n < t->prefix_len + 1 + (t->obf ? t->obf + 18 : t->suffix_len)
         || memcmp(d, t->prefix, t->prefix_len) != 0)
     {
         return -1;

@@ -118,10 +118,6 @@ void llo_resp_finish(llo_resp_parser_t *p);
 llo_resp_t *llo_resp_result(llo_resp_parser_t *p);
 void llo_resp_destroy(llo_resp_parser_t *p);
 
-/* parse one complete JSON document (e.g. an SSE event) into res */
-int llo_resp_parse_json(llo_resp_t *res, const uint8_t *data, size_t len,
-    int skim);
-
 /* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
 size_t llo_utf8_cut(const char *s, size_t len);
 

@@ -59,7 +59,7 @@ llo_rec_size(const llo_rec_t *rec)
 
     for (i = 0; i < LLO_STR_MAX; i++) {
         if ((rec->str_set >> i) & 1) {
-            n += LLO_FIELD_HDR + rec->str[i].len;
+            n += LLO_FIELD_HDR + (size_t) rec->str[i].len;
         }
     }
 

@@ -14,47 +14,13 @@ use Socket qw(PF_INET SOCK_STREAM SOL_SOCKET SO_RCVBUF inet_aton pack_sockaddr_i
 
 use LLOTest;
 use LLOFixtures;
+use LLOPipeline;
 
-my $EV = repo_root() . '/build/llm-evaluator';
-die "llm-evaluator is not built ($EV); run make evaluator\n" unless -x $EV;
-
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-my $up  = upstream_start();
-my $pg  = pg_start();
-my $dir = tempdir_world();
-my $ring = "$dir/llo.ring";
-my $evconf = "$dir/evaluator.conf";
-open my $efh, '>', $evconf or die "$evconf: $!";
-close $efh;
-
-sub ev {
-    my (@cmd) = @_;
-    return run_cmd($EV, '-c', $evconf, '-o', "ring_path=$ring",
-        '-o', "pg_conninfo=$pg->{conninfo}", '-o', 'sql_dir=' . repo_root() . '/sql',
-        '-o', "log_file=$dir/evaluator.log", @cmd);
-}
-
-# rows as hashes; strings are UTF-8 bytes, booleans 1/0, NULL undef
-sub rows {
-    my ($where) = @_;
-    my $out = psql($pg, "SELECT row_to_json(t) FROM llm_requests t"
-        . " WHERE $where ORDER BY ts, id");
-    my @rows;
-    for my $l (split /\n/, $out) {
-        my $h = json_decode($l);
-        for my $k (keys %$h) {
-            my $v = $h->{$k};
-            if (JSON::PP::is_bool($v)) { $h->{$k} = $v ? 1 : 0 }
-            elsif (defined $v && !ref $v) { utf8::encode($h->{$k}) }
-        }
-        push @rows, $h;
-    }
-    return @rows;
-}
-
-my ($rc, $out) = ev('migrate');
-is($rc, 0, 'llm-evaluator migrate') or diag($out);
+my $p   = pipeline_start();
+my $up  = $p->{up};
+my $pg  = $p->{pg};
+my $dir = $p->{dir};
+my $ring = $p->{ring};
 
 my $port = free_port();
 my $port_slow = free_port();
@@ -170,9 +136,10 @@ is(scalar keys %ids, $nreq, 'every call got its own $llm_request_id');
 
 # nginx appends a record when it finishes a request, which may be a moment
 # after the client saw the end of the response: drain until all are there
+my ($rc, $out);
 my $count = 0;
 wait_for(sub {
-    ($rc, $out) = ev('drain');
+    ($rc, $out) = ev($p, 'drain');
     $count = psql($pg, 'SELECT count(*) FROM llm_requests');
     return $rc || $count >= $nreq;
 }, timeout => 10, interval => 0.2);
@@ -184,7 +151,7 @@ for my $name (@SCEN) {
     my $s = LLOFixtures::scenario($name);
     my $f = $s->{facts};
     my $r = $res{$name};
-    my @rows = rows("id = '$id{$name}'");
+    my @rows = rows($p, "id = '$id{$name}'");
     is(scalar @rows, 1, "$name: one row with id = \$llm_request_id");
     my $w = $row{$name} = $rows[0] // {};
 
@@ -248,7 +215,7 @@ for my $name (@SCEN) {
 }
 
 {
-    my ($w) = rows("id = '$nostream_id'");
+    my ($w) = rows($p, "id = '$nostream_id'");
     is($w->{request_model}, 'gpt-4o-mini', 'no "stream" in request: row');
     is($w->{stream}, 0, 'no "stream" in request, JSON response: stream false');
 }
@@ -269,7 +236,7 @@ sub dash { defined $_[0] ? $_[0] : '-' }
 
 for my $name (@SCEN, 'nostream') {
     my $id = $name eq 'nostream' ? $nostream_id : $id{$name};
-    my ($w) = $name eq 'nostream' ? rows("id = '$id'") : $row{$name};
+    my ($w) = $name eq 'nostream' ? rows($p, "id = '$id'") : $row{$name};
     my $l = $log{$id};
     ok($l, "$name: access log line with \$llm_request_id = row id") or next;
     is($l->[1], $w->{request_id}, "$name: log \$request_id = row request_id");
@@ -290,11 +257,11 @@ for my $name (@SCEN, 'nostream') {
 # a client that does not read for a second: nginx spills the response to a
 # temp file; returns (raw response, X-LLM-Id)
 sub slow_client_big {
-    my ($p) = @_;
+    my ($to) = @_;
     my $body = req_body(7);
     socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
     setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096) or die "SO_RCVBUF: $!";
-    connect($s, pack_sockaddr_in($p, inet_aton('127.0.0.1'))) or die "connect: $!";
+    connect($s, pack_sockaddr_in($to, inet_aton('127.0.0.1'))) or die "connect: $!";
     binmode $s;
     my $req = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nx-scenario: big\r\n"
         . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
@@ -318,10 +285,7 @@ for my $sf (0, 1) {
     my $warns2 = () = do { local (@ARGV, $/) = $ng->{error_log}; <> }
         =~ /\[warn\] .*an upstream response is buffered to a temporary file/g;
     is($warns2, $warns + 1, "$name: nginx used a temp file");
-    my $w;
-    wait_for(sub { ev('drain'); ($w) = rows("id = '$id'"); $w },
-        timeout => 10, interval => 0.2);
-    $w //= {};
+    my $w = drained_row($p, $id);
     is($w->{status}, 200, "$name: a row");
     is($w->{request_model}, 'gpt-4o-mini', "$name: request_model");
     is($w->{max_tokens}, 7, "$name: max_tokens");
@@ -342,7 +306,7 @@ for my $sf (0, 1) {
 }
 
 # a ring record dropped or torn would show here
-($rc, $out) = ev('ring-stat');
+($rc, $out) = ev($p, 'ring-stat');
 is($rc, 0, 'ring-stat exits 0');
 like($out, qr/^drops 0$/m, 'ring-stat: no drops');
 like($out, qr/^torn 0$/m, 'ring-stat: nothing torn');

@@ -16,61 +16,12 @@ use Time::HiRes qw(time sleep);
 
 use LLOTest;
 use LLOFixtures;
+use LLOPipeline;
 
-my $EV = repo_root() . '/build/llm-evaluator';
-die "llm-evaluator is not built ($EV); run make evaluator\n" unless -x $EV;
-
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-my $up  = upstream_start();
-my $pg  = pg_start();
-my $dir = tempdir_world();
-my $ring = "$dir/llo.ring";
-my $evconf = "$dir/evaluator.conf";
-open my $efh, '>', $evconf or die "$evconf: $!";
-close $efh;
-
-sub ev {
-    my (@cmd) = @_;
-    return run_cmd($EV, '-c', $evconf, '-o', "ring_path=$ring",
-        '-o', "pg_conninfo=$pg->{conninfo}", '-o', 'sql_dir=' . repo_root() . '/sql',
-        '-o', "log_file=$dir/evaluator.log", @cmd);
-}
-
-# rows as hashes; strings are UTF-8 bytes, booleans 1/0, NULL undef
-sub rows {
-    my ($where) = @_;
-    my $out = psql($pg, "SELECT row_to_json(t) FROM llm_requests t"
-        . " WHERE $where ORDER BY ts, id");
-    my @rows;
-    for my $l (split /\n/, $out) {
-        my $h = json_decode($l);
-        for my $k (keys %$h) {
-            my $v = $h->{$k};
-            if (JSON::PP::is_bool($v)) { $h->{$k} = $v ? 1 : 0 }
-            elsif (defined $v && !ref $v) { utf8::encode($h->{$k}) }
-        }
-        push @rows, $h;
-    }
-    return @rows;
-}
-
-# drain until the row with this id is there (a record is written when
-# nginx finishes the request, which may be after the client is gone)
-sub drained_row {
-    my ($id) = @_;
-    my $row;
-    wait_for(sub {
-        my ($rc, $out) = ev('drain');
-        diag("drain: exit $rc: $out") if $rc;
-        ($row) = rows("id = '$id'");
-        return $row;
-    }, timeout => 10, interval => 0.2);
-    return $row // {};
-}
-
-my ($rc, $out) = ev('migrate');
-is($rc, 0, 'llm-evaluator migrate') or diag($out);
+my $p   = pipeline_start();
+my $up  = $p->{up};
+my $dir = $p->{dir};
+my $ring = $p->{ring};
 
 my $port = free_port();
 my $upp = $up->{port};
@@ -149,7 +100,7 @@ for my $name (qw(sse_usage sse_crlf sse_nousage gzip_sse slow)) {
     like($r->{headers}{'x-llm-id'} // '', $UUID, "$name: X-LLM-Id");
     $id{$name} = $r->{headers}{'x-llm-id'} // 'none';
 
-    my $w = $row{$name} = drained_row($id{$name});
+    my $w = $row{$name} = drained_row($p, $id{$name});
     request_facts_ok($name, $w, $max);
     is($w->{status}, 200, "$name: status");
     is($w->{upstream_status}, 200, "$name: upstream_status");
@@ -241,7 +192,7 @@ for my $name (qw(sse_usage sse_crlf sse_nousage gzip_sse slow)) {
     ok(!$r->{complete}, "$name: client sees an unterminated chunked body");
     ok($r->{body} eq $exp, "$name: client got every byte the upstream sent")
         or diag("got " . length($r->{body}) . " bytes, expected " . length($exp));
-    my $w = drained_row($r->{headers}{'x-llm-id'} // 'none');
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'} // 'none');
     request_facts_ok($name, $w, 400);
     is($w->{incomplete}, 1, "$name: incomplete true");
     ok(($w->{response_text} // '') eq $f->{text}, "$name: response_text is the text so far")
@@ -269,7 +220,7 @@ for my $name (qw(sse_usage sse_crlf sse_nousage gzip_sse slow)) {
     $two += length(sprintf("%x\r\n", length $_)) + length($_) + 2 for @p[0, 1];
     my $r = call('slow', 500, abort_after_bytes => $he + 4 + $two + 30);
     ok($r->{aborted}, "$name: client aborted after " . length($r->{raw}) . " bytes");
-    my $w = drained_row($r->{headers}{'x-llm-id'} // 'none');
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'} // 'none');
     request_facts_ok($name, $w, 500);
     is($w->{client_aborted}, 1, "$name: client_aborted true");
     is($w->{incomplete}, 1, "$name: incomplete true");
@@ -307,7 +258,7 @@ for my $name (qw(sse_usage sse_crlf sse_nousage gzip_sse slow)) {
     }
 }
 
-($rc, $out) = ev('ring-stat');
+my ($rc, $out) = ev($p, 'ring-stat');
 like($out, qr/^drops 0$/m, 'ring-stat: no drops');
 like($out, qr/^torn 0$/m, 'ring-stat: nothing torn');
 

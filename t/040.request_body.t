@@ -14,69 +14,18 @@ use Digest::SHA qw(sha256_hex);
 
 use LLOTest;
 use LLOFixtures qw(json_escape);
+use LLOPipeline;
 
-my $EV = repo_root() . '/build/llm-evaluator';
-die "llm-evaluator is not built ($EV); run make evaluator\n" unless -x $EV;
-
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-my $up  = upstream_start();
-my $pg  = pg_start();
-my $dir = tempdir_world();
-my $ring = "$dir/llo.ring";
-my $evconf = "$dir/evaluator.conf";
-open my $efh, '>', $evconf or die "$evconf: $!";
-close $efh;
-
-sub ev {
-    my (@cmd) = @_;
-    return run_cmd($EV, '-c', $evconf, '-o', "ring_path=$ring",
-        '-o', "pg_conninfo=$pg->{conninfo}", '-o', 'sql_dir=' . repo_root() . '/sql',
-        '-o', "log_file=$dir/evaluator.log", @cmd);
-}
-
-# rows as hashes; strings are UTF-8 bytes, booleans 1/0, NULL undef
-sub rows {
-    my ($where) = @_;
-    my $out = psql($pg, "SELECT row_to_json(t) FROM llm_requests t"
-        . " WHERE $where ORDER BY ts, id");
-    my @rows;
-    for my $l (split /\n/, $out) {
-        my $h = json_decode($l);
-        for my $k (keys %$h) {
-            my $v = $h->{$k};
-            if (JSON::PP::is_bool($v)) { $h->{$k} = $v ? 1 : 0 }
-            elsif (defined $v && !ref $v) { utf8::encode($h->{$k}) }
-        }
-        push @rows, $h;
-    }
-    return @rows;
-}
-
-# drain until the rows of these ids are there: nginx appends a record when
-# it finishes a request, which may be a moment after the client saw the end
-sub drain_ok {
-    my ($name, @ids) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $in = join ',', map { "'$_'" } grep { $_ =~ $UUID } @ids;
-    my ($rc, $out);
-    my $ok = wait_for(sub {
-        ($rc, $out) = ev('drain');
-        return 1 if $rc;
-        return 1 if $in eq '';
-        return psql($pg, "SELECT count(*) FROM llm_requests WHERE id IN ($in)") == @ids;
-    }, timeout => 10, interval => 0.2);
-    is($rc, 0, "drain ($name)") or diag($out);
-    ok($ok && $in ne '', "drain ($name): rows of all " . @ids . " calls are there");
-}
+my $p   = pipeline_start();
+my $up  = $p->{up};
+my $pg  = $p->{pg};
+my $dir = $p->{dir};
+my $ring = $p->{ring};
 
 sub valid_utf8 {
     my ($b) = @_;
     return utf8::decode(my $copy = $b);
 }
-
-my ($rc, $out) = ev('migrate');
-is($rc, 0, 'llm-evaluator migrate') or diag($out);
 
 my $port  = free_port();
 my $port2 = free_port();
@@ -188,10 +137,10 @@ like(do { local (@ARGV, $/) = $ng->{error_log}; <> },
     qr/\[warn\] .*a client request body is buffered to a temporary file/,
     'nginx buffered a 2 MB body to a temp file');
 
-drain_ok('2 MB bodies', values %bigid);
+drain_ok($p, '2 MB bodies', values %bigid);
 for my $c (@bigcases) {
     my $name = $c->[0];
-    my ($w) = rows("id = '$bigid{$name}'");
+    my ($w) = rows($p, "id = '$bigid{$name}'");
     $w //= {};
     is($w->{request_model}, 'gpt-4o-big', "2 MB $name: request_model (sent last)");
     is($w->{max_tokens}, 77, "2 MB $name: max_tokens");
@@ -227,8 +176,8 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
         . ('x' x 64) . '"},{"role":"user","content":"more"}]}';
     my $r3 = call(path => '/cut/v1/chat/completions', scenario => 'json', body => $b3);
 
-    drain_ok('max_text 64', map { $_->{headers}{'x-llm-id'} // 'none' } $r, $r2, $r3);
-    my ($w) = rows("id = '$id'");
+    drain_ok($p, 'max_text 64', map { $_->{headers}{'x-llm-id'} // 'none' } $r, $r2, $r3);
+    my ($w) = rows($p, "id = '$id'");
     $w //= {};
     for my $k ([ 'prompt', $CUT_PROMPT ], [ 'response', $full ]) {
         my ($what, $text) = @$k;
@@ -243,13 +192,13 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
     is($w->{request_model}, 'gpt-4o-mini', 'max_text 64: request_model');
     is($w->{completion_tokens}, 51200, 'max_text 64: usage after the cut text still parsed');
 
-    ($w) = rows("id = '" . ($r2->{headers}{'x-llm-id'} // 'none') . "'");
+    ($w) = rows($p, "id = '" . ($r2->{headers}{'x-llm-id'} // 'none') . "'");
     is($w->{prompt_text}, 'y' x 64, 'max_text 64: a 64-byte prompt is kept whole');
     is($w->{prompt_truncated}, 0, 'max_text 64: a 64-byte prompt is not truncated');
     ok(($w->{response_text} // '') eq $JSON_FACTS->{text}, 'max_text 64: short response kept whole');
     is($w->{response_truncated}, 0, 'max_text 64: short response not truncated');
 
-    ($w) = rows("id = '" . ($r3->{headers}{'x-llm-id'} // 'none') . "'");
+    ($w) = rows($p, "id = '" . ($r3->{headers}{'x-llm-id'} // 'none') . "'");
     is($w->{prompt_text}, 'x' x 64, 'max_text 64: no room for a second message');
     is($w->{prompt_truncated}, 1, 'max_text 64: second message dropped: prompt_truncated true');
     $observed{$_} = 'cut' for $id, map { $_->{headers}{'x-llm-id'} } $r2, $r3;
@@ -261,8 +210,8 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
         body => qq({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}));
     is($r->{status}, 200, 'max_text 0: status');
     my $id = $r->{headers}{'x-llm-id'} // 'none';
-    drain_ok('max_text 0', $id);
-    my ($w) = rows("id = '$id'");
+    drain_ok($p, 'max_text 0', $id);
+    my ($w) = rows($p, "id = '$id'");
     $w //= {};
     is($w->{prompt_text} // '', '', 'max_text 0: prompt_text empty');
     is($w->{response_text} // '', '', 'max_text 0: response_text empty');
@@ -288,8 +237,8 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
             "malformed ($name): upstream got identical bytes");
         ok($r->{body} eq $JSON_BODY, "malformed ($name): client body byte-identical");
         my $id = $r->{headers}{'x-llm-id'} // 'none';
-        drain_ok("malformed ($name)", $id);
-        my ($w) = rows("id = '$id'");
+        drain_ok($p, "malformed ($name)", $id);
+        my ($w) = rows($p, "id = '$id'");
         $w //= {};
         like($w->{parse_error} // '', qr/^invalid JSON at byte \Q$at\E of request\b/,
             "malformed ($name): parse_error names byte $at");
@@ -309,8 +258,8 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
     is($r->{status}, 413, 'body over client_max_body_size: 413');
     my $id = $r->{headers}{'x-llm-id'} // 'none';
     like($id, $UUID, '413: X-LLM-Id');
-    drain_ok('413', $id);
-    my ($w) = rows("id = '$id'");
+    drain_ok($p, '413', $id);
+    my ($w) = rows($p, "id = '$id'");
     is($w->{status}, 413, '413: a row with status 413');
     is($w->{upstream_status}, undef, '413: upstream_status NULL');
     $observed{$id} = '413';
@@ -337,10 +286,10 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
     ok(!exists $r_q->{headers}{'x-llm-id'}, 'http-level on, location off: not observed');
     my $rid_q = $r_q->{headers}{'x-req-id'} // 'none';
 
-    drain_ok('off', $r_on->{headers}{'x-llm-id'} // 'none');
+    drain_ok($p, 'off', $r_on->{headers}{'x-llm-id'} // 'none');
     is(psql($pg, "SELECT count(*) FROM llm_requests WHERE request_id IN ('$rid_off', '$rid_q')"),
         0, 'llm_observer off: no row');
-    my ($w) = rows("id = '" . ($r_on->{headers}{'x-llm-id'} // 'none') . "'");
+    my ($w) = rows($p, "id = '" . ($r_on->{headers}{'x-llm-id'} // 'none') . "'");
     is($w->{request_model}, 'gpt-4o-inherited', 'http-level on: a row');
     $observed{ $r_on->{headers}{'x-llm-id'} // 'none' } = 'inherited';
 }
@@ -348,7 +297,7 @@ my $CUT_PROMPT = 'ab' . ("\xe4\xbd\xa0" x 50);    # byte 64 is inside a 你
 is(psql($pg, 'SELECT count(*) FROM llm_requests'), scalar(keys %observed),
     'exactly one row per observed call, none for the others');
 
-($rc, $out) = ev('ring-stat');
+my ($rc, $out) = ev($p, 'ring-stat');
 like($out, qr/^drops 0$/m, 'ring-stat: no drops');
 
 nginx_stop($ng);

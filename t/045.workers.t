@@ -15,33 +15,14 @@ use Time::HiRes qw(time sleep);
 
 use LLOTest;
 use LLOFixtures;
+use LLOPipeline;
 
-my $EV = repo_root() . '/build/llm-evaluator';
-die "llm-evaluator is not built ($EV); run make evaluator\n" unless -x $EV;
-
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 my $WORKERS = 4;
 
-my $up  = upstream_start();
-my $pg  = pg_start();
-my $dir = tempdir_world();
-my $evconf = "$dir/evaluator.conf";
-open my $efh, '>', $evconf or die "$evconf: $!";
-close $efh;
-
-sub ev_argv {
-    my ($ring, @cmd) = @_;
-    return ($EV, '-c', $evconf, '-o', "ring_path=$ring",
-        '-o', "pg_conninfo=$pg->{conninfo}", '-o', 'sql_dir=' . repo_root() . '/sql',
-        '-o', "log_file=$dir/evaluator.log", '-o', 'flush_interval=50ms', @cmd);
-}
-
-sub ring_stat {
-    my ($ring) = @_;
-    my ($rc, $out) = run_cmd(ev_argv($ring, 'ring-stat'));
-    die "ring-stat failed (exit $rc): $out\n" if $rc;
-    return map { /^(\w+) (\S+)$/ ? ($1 => $2) : () } split /\n/, $out;
-}
+my $p   = pipeline_start(ev_opts => ['flush_interval=50ms']);
+my $up  = $p->{up};
+my $pg  = $p->{pg};
+my $dir = $p->{dir};
 
 my %EXPECT = map { $_ => LLOFixtures::expected_body($_) } qw(json sse_usage);
 
@@ -93,15 +74,12 @@ sub load {
     return @res;
 }
 
-my ($rc, $out) = run_cmd(ev_argv("$dir/none", 'migrate'));
-is($rc, 0, 'llm-evaluator migrate') or diag($out);
-
 my $upp = $up->{port};
 
 # -------------------------------------- 4 workers, 8 clients, daemon draining
 
 {
-    my $ring = "$dir/llo.ring";
+    my $ring = $p->{ring};
     my $port = free_port();
     my $ng = nginx_start(dir => $dir, workers => $WORKERS, http => <<"EOF");
     llm_observer_ring $ring size=8m;
@@ -127,15 +105,7 @@ EOF
         "$WORKERS workers running");
 
     # the daemon, draining while the workers write
-    my $evpid = fork;
-    die "fork: $!" unless defined $evpid;
-    if ($evpid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/evaluator.out";
-        open STDERR, '>&', \*STDOUT;
-        exec ev_argv($ring, 'run') or POSIX::_exit(127);
-    }
-    END { kill 'KILL', $evpid if $evpid && kill 0, $evpid }
+    my $evpid = ev_spawn($p, 'run');
 
     my $t0 = time;
     my @res = load($port, 8, 50, 'load');
@@ -149,10 +119,9 @@ EOF
     ok(wait_for(sub { psql($pg, 'SELECT count(*) FROM llm_requests') >= 400 },
         timeout => 20, interval => 0.2), 'the daemon stores 400 rows');
     kill 'TERM', $evpid;
-    my $gone = wait_for(sub { waitpid($evpid, POSIX::WNOHANG()) == $evpid }, timeout => 10);
-    ok($gone, 'the daemon exits on SIGTERM');
-    is($gone ? $? >> 8 : -1, 0, 'the daemon exits 0');
-    $evpid = undef;
+    my $code = ev_reap($evpid, timeout => 10);
+    ok(defined $code, 'the daemon exits on SIGTERM');
+    is($code // -1, 0, 'the daemon exits 0');
 
     is(psql($pg, 'SELECT count(*) FROM llm_requests'), 400, 'exactly 400 rows');
     is(psql($pg, 'SELECT count(DISTINCT id) FROM llm_requests'), 400, '400 distinct ids');
@@ -173,7 +142,7 @@ EOF
     is(psql($pg, "SELECT count(DISTINCT prompt_text) FROM llm_requests"), 400,
         'each row has its own prompt');
 
-    my %st = ring_stat($ring);
+    my %st = ring_stat($p);
     is($st{drops}, 0, 'ring-stat: 0 drops');
     is($st{torn}, 0, 'ring-stat: 0 torn');
     is($st{committed}, 400, 'ring-stat: 400 committed');
@@ -194,7 +163,8 @@ EOF
 
 {
     my $d = tempdir_world();
-    my $ring = "$d/tiny.ring";
+    my $tiny = { %$p, ring => "$d/tiny.ring" };
+    my $ring = $tiny->{ring};
     my $port = free_port();
     my $ng = nginx_start(dir => $d, workers => $WORKERS, http => <<"EOF");
     llm_observer_ring $ring size=64k;
@@ -221,7 +191,7 @@ EOF
 
     # the last records are appended as nginx finishes the last requests
     my %st;
-    wait_for(sub { %st = ring_stat($ring); $st{drops} + $st{committed} >= 320 },
+    wait_for(sub { %st = ring_stat($tiny); $st{drops} + $st{committed} >= 320 },
         timeout => 10, interval => 0.2);
     ok($st{drops} > 0, "tiny ring: ring-stat shows drops ($st{drops})");
     is($st{drops} + $st{committed}, 320, 'tiny ring: drops + committed = calls');
@@ -243,7 +213,7 @@ EOF
         'tiny ring: the warning says what happened and what to check');
 
     # what was kept is intact
-    ($rc, $out) = run_cmd(ev_argv($ring, 'drain'));
+    my ($rc, $out) = ev($tiny, 'drain');
     is($rc, 0, 'tiny ring: drain') or diag($out);
     my $inst = $st{instance};
     $inst =~ s/^(.{8})(.{4})(.{4})$/$1-$2-$3/;

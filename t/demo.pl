@@ -135,7 +135,8 @@ step('rows in llm_requests');
     . 'status, prompt_tokens as pt, completion_tokens as ct, '
     . 'total_tokens as tt, token_source as src, round(ttft_ms) as ttft, '
     . 'round(latency_ms) as ms, finish_reason as fin, incomplete, '
-    . 'left(coalesce(response_text, error_message), 36) as text '
+    . 'left(regexp_replace(coalesce(nullif(response_text, \'\'), '
+    . 'error_message), \'\\s+\', \' \', \'g\'), 36) as text '
     . 'from llm_requests order by ts, id');
 print $out;
 

@@ -26,6 +26,7 @@ package LLOTest;
 #   wait_for(sub {...}, timeout => 10, interval => 0.05)
 #                                    sub's true value, or undef on timeout
 #   run_cmd(@argv)                   (exit code, stdout+stderr); 60 s limit
+#   run_cmd_split(@argv)             (exit code, stdout, stderr); 60 s limit
 #
 #   nginx_module_path()              <repo>/build/ngx_http_llm_observer_module.so
 #   nginx_conf_text(%o)              full nginx.conf text; options:
@@ -93,7 +94,7 @@ our @EXPORT = qw(
     nginx_reload nginx_stop nginx_workers error_log_ok
     pg_start pg_stop pg_stop_only pg_start_again psql
     upstream_start upstream_stop upstream_log
-    http_req wait_for run_cmd
+    http_req wait_for run_cmd run_cmd_split
     sse_events sse_text json_decode
 );
 
@@ -278,6 +279,11 @@ sub _run {
 sub run_cmd {
     my (@argv) = @_;
     return _run(\@argv);
+}
+
+sub run_cmd_split {
+    my (@argv) = @_;
+    return _run(\@argv, separate_stderr => 1);
 }
 
 # -------------------------------------------------------------- processes
