@@ -66,7 +66,7 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
       "", 0, 0, "a libpq connection string" },
 
     { "batch_size", LLO_CONF_NUM, llo_conf_off(batch_size),
-      "1000", 1, 100000, "1..100000" },
+      "5000", 1, 100000, "1..100000" },
 
     { "flush_interval", LLO_CONF_MSEC, llo_conf_off(flush_interval),
       "200ms", 1, 3600000, "1ms..1h, e.g. 200ms or 1s" },

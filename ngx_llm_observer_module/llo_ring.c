@@ -165,6 +165,7 @@ llo_ring_open(llo_ring_t *ring, const char *path, uint64_t capacity,
         }
 
         st.st_size = LLO_RING_HEADER_SIZE + capacity;
+        ring->created = 1;
     }
 
     if (llo_ring_map(ring, fd, (uint64_t) st.st_size, err, errlen) != 0) {

@@ -105,6 +105,7 @@ typedef struct {
     uint8_t            *data;
     size_t              map_size;
     int                 fd;
+    int                 created;    /* llo_ring_open() made the file */
 
     /* consumer state for the torn-record wait */
     uint64_t            wait_pos;

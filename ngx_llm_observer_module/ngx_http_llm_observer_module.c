@@ -86,6 +86,8 @@ static char *ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_llm_observer_max_text(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_llm_observer_ring_cleanup(void *data);
+static ngx_int_t ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
+    ngx_http_llm_observer_main_conf_t *lmcf);
 static ngx_int_t ngx_http_llm_observer_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_observer_init(ngx_conf_t *cf);
 
@@ -1091,50 +1093,26 @@ ngx_http_llm_observer_ring_cleanup(void *data)
 
 
 /*
- * The ring is mapped here, in the master, before the workers are forked
- * (they inherit the mapping); on reload the new cycle maps it again and
- * the old mapping goes with the old cycle's pool.
+ * The ring is mapped while the configuration is read, in the master,
+ * before the workers are forked (they inherit the mapping).  A ring that
+ * cannot be used fails the configuration there, so "nginx -t" reports it
+ * and a reload is refused with the running configuration kept (a failing
+ * init_module would make the master exit).  On reload the new cycle maps
+ * the ring again; the old mapping goes with the old cycle's pool.
  */
 
 static ngx_int_t
-ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
+ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
+    ngx_http_llm_observer_main_conf_t *lmcf)
 {
-    uid_t                               uid;
-    gid_t                               gid;
-    u_char                             *path;
-    llo_ring_t                         *ring;
-    ngx_core_conf_t                    *ccf;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_http_llm_observer_main_conf_t  *lmcf;
-    char                                err[512];
+    u_char              *path;
+    llo_ring_t          *ring;
+    ngx_pool_cleanup_t  *cln;
+    char                 err[512];
 
-    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_module) == NULL) {
-        return NGX_OK;
-    }
-
-    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_llm_observer_module);
-
-    if (lmcf == NULL || !lmcf->used) {
-        return NGX_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-
-    uid = (uid_t) -1;
-    gid = lmcf->gid;
-
-    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
-        uid = ccf->user;
-
-        if (gid == (gid_t) -1) {
-            gid = ccf->group;
-        }
-    }
-
-    path = ngx_pnalloc(cycle->pool, lmcf->path.len + 1);
-    ring = ngx_pcalloc(cycle->pool, sizeof(llo_ring_t));
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    path = ngx_pnalloc(cf->pool, lmcf->path.len + 1);
+    ring = ngx_pcalloc(cf->pool, sizeof(llo_ring_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
 
     if (path == NULL || ring == NULL || cln == NULL) {
         return NGX_ERROR;
@@ -1142,17 +1120,17 @@ ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
 
     (void) ngx_cpystrn(path, lmcf->path.data, lmcf->path.len + 1);
 
-    if (llo_ring_open(ring, (char *) path, lmcf->size, 1, 0660, uid, gid,
-                      err, sizeof(err))
+    if (llo_ring_open(ring, (char *) path, lmcf->size, 1, 0660,
+                      (uid_t) -1, (gid_t) -1, err, sizeof(err))
         != 0)
     {
         if (lmcf->conf_line) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "llm_observer_ring \"%V\": %s in %V:%ui",
                           &lmcf->path, err, &lmcf->conf_file,
                           lmcf->conf_line);
         } else {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "llm_observer_ring \"%V\" (default): %s",
                           &lmcf->path, err);
         }
@@ -1169,6 +1147,53 @@ ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * A ring made by this cycle is given to the worker user (and group=) here,
+ * where the core module's "user" is final.  It is not fatal: the workers
+ * use the master's mapping whatever the owner; only the evaluator needs
+ * the permissions, and it says so when it cannot open the file.
+ */
+
+static ngx_int_t
+ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
+{
+    uid_t                               uid;
+    gid_t                               gid;
+    ngx_core_conf_t                    *ccf;
+    ngx_http_llm_observer_main_conf_t  *lmcf;
+
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_module) == NULL) {
+        return NGX_OK;
+    }
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llm_observer_module);
+
+    if (lmcf == NULL || lmcf->ring == NULL || !lmcf->ring->created
+        || geteuid() != 0)
+    {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        return NGX_OK;
+    }
+
+    uid = ccf->user;
+    gid = lmcf->gid != (gid_t) -1 ? lmcf->gid : ccf->group;
+
+    if (fchown(lmcf->ring->fd, uid, gid) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "llm_observer_ring \"%V\": fchown() failed; the "
+                      "evaluator may not be able to open it", &lmcf->path);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_observer_init(ngx_conf_t *cf)
 {
@@ -1179,6 +1204,10 @@ ngx_http_llm_observer_init(ngx_conf_t *cf)
 
     lmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_llm_observer_module);
+
+    if (lmcf->used && ngx_http_llm_observer_open_ring(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     lmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
     if (lmcf->request_id_index == NGX_ERROR) {

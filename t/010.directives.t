@@ -259,6 +259,9 @@ EOF
     # a different size on reload is refused; the running config goes on
     (my $bigger = $server) =~ s/size=1m/size=2m/;
     ok(!nginx_reload($ng, http => $bigger), 'reload with another ring size: refused');
+    ok(kill(0, $ng->{pid}), 'the master survives the refused reload');
+    my @workers = nginx_workers($ng);
+    is(scalar @workers, 2, 'the master still has its 2 workers') or diag("@workers");
     like(do { local (@ARGV, $/) = $ng->{error_log}; <> },
         qr/\[emerg\].*\Q$ring\E.*1048576.*2097152/,
         'error.log names the path and both sizes');
