@@ -15,12 +15,14 @@ rounds=${2:-3}
 conns=${LLO_BENCH_CONNS:-32}
 dir=$(mktemp -d /tmp/llo-bench.XXXXXX)
 chmod 0777 "$dir"
+# the ring goes where it would in production: tmpfs, not a disk
+ring=/dev/shm/llo-bench.$$.ring
 nginx_pid=
 
 cleanup() {
     [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
     sleep 0.3
-    rm -rf "$dir"
+    rm -rf "$dir" "$ring"
 }
 trap cleanup EXIT
 
@@ -44,7 +46,7 @@ http {
     access_log off;
     client_body_temp_path $dir/body;
     proxy_temp_path $dir/proxy;
-    llm_observer_ring $dir/ring size=1g;
+    llm_observer_ring $ring size=1g;
 
     upstream fast {
         server 127.0.0.1:$uport;
@@ -115,18 +117,18 @@ for kind in json sse; do
         < "$dir/on.$kind"))"
 done
 
-"$repo/build/llm-evaluator" -o ring_path="$dir/ring" ring-stat \
+"$repo/build/llm-evaluator" -o ring_path="$ring" ring-stat \
     | grep -E '^(committed|drops|torn) ' | tr '\n' ' ' || true
 echo
 
 if [ -x "$repo/build/unit/test_ring" ]; then
     echo "ring append:"
-    LLO_BENCH=1 CK_RUN_CASE=bench "$repo/build/unit/test_ring" 2>&1 \
+    LLO_BENCH=1 CK_DEFAULT_TIMEOUT=600 CK_RUN_CASE=bench "$repo/build/unit/test_ring" 2>&1 \
         | grep -i 'ns' || true
 fi
 
 if [ -x "$repo/build/unit/test_parse" ]; then
     echo "parser:"
-    LLO_BENCH=1 CK_RUN_CASE=bench "$repo/build/unit/test_parse" 2>&1 \
+    LLO_BENCH=1 CK_DEFAULT_TIMEOUT=600 CK_RUN_CASE=bench "$repo/build/unit/test_parse" 2>&1 \
         | grep -i 'MB/s' || true
 fi

@@ -259,10 +259,43 @@ llo_text_init(llo_text_t *t, size_t cap)
     t->len = 0;
     t->truncated = 0;
 
-    /* one byte even for max_text 0: memcpy() to NULL is undefined */
-    t->data = malloc(cap ? cap : 1);
+    /* most texts are far below max_text: start small, grow on demand */
+    t->alloc = cap < 512 ? (cap ? cap : 1) : 512;
+    t->data = malloc(t->alloc);
 
     return t->data == NULL ? -1 : 0;
+}
+
+
+static int
+llo_text_room(llo_text_t *t, size_t need)
+{
+    char    *p;
+    size_t   n;
+
+    if (need <= t->alloc) {
+        return 0;
+    }
+
+    n = t->alloc;
+
+    while (n < need) {
+        n *= 2;
+    }
+
+    if (n > t->cap) {
+        n = t->cap;
+    }
+
+    p = realloc(t->data, n);
+    if (p == NULL) {
+        return -1;
+    }
+
+    t->data = p;
+    t->alloc = n;
+
+    return 0;
 }
 
 
@@ -276,7 +309,7 @@ llo_text_append(llo_text_t *t, const void *s, size_t n, int sep)
     }
 
     if (sep && t->len > 0) {
-        if (t->len == t->cap) {
+        if (t->len == t->cap || llo_text_room(t, t->len + 1) != 0) {
             t->truncated = 1;
             return;
         }
@@ -287,12 +320,22 @@ llo_text_append(llo_text_t *t, const void *s, size_t n, int sep)
     room = t->cap - t->len;
 
     if (n <= room) {
+        if (llo_text_room(t, t->len + n) != 0) {
+            t->truncated = 1;
+            return;
+        }
+
         memcpy(t->data + t->len, s, n);
         t->len += n;
         return;
     }
 
     /* cut at a character boundary of what was kept in total */
+
+    if (llo_text_room(t, t->cap) != 0) {
+        t->truncated = 1;
+        return;
+    }
 
     memcpy(t->data + t->len, s, room);
     t->len = llo_utf8_cut(t->data, t->cap);

@@ -59,6 +59,7 @@ typedef struct {
     char               *data;
     size_t              len;
     size_t              cap;            /* max_text */
+    size_t              alloc;          /* grows up to cap as text comes */
     unsigned            truncated:1;
 } llo_text_t;
 

@@ -12,6 +12,9 @@
 #include <ngx_http.h>
 
 #include <grp.h>
+#include <sys/vfs.h>
+#include <sys/mman.h>
+#include <linux/magic.h>
 
 #include "llo_ring.h"
 #include "llo_record.h"
@@ -89,6 +92,7 @@ static void ngx_http_llm_observer_ring_cleanup(void *data);
 static ngx_int_t ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
     ngx_http_llm_observer_main_conf_t *lmcf);
 static ngx_int_t ngx_http_llm_observer_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_llm_observer_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_observer_init(ngx_conf_t *cf);
 
 
@@ -141,7 +145,7 @@ ngx_module_t  ngx_http_llm_observer_module = {
     NGX_HTTP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     ngx_http_llm_observer_init_module,      /* init module */
-    NULL,                                   /* init process */
+    ngx_http_llm_observer_init_process,     /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     NULL,                                   /* exit process */
@@ -515,8 +519,10 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
                     r->headers_in.server.len);
     }
 
-    vv = ngx_http_get_indexed_variable(r, lmcf->request_id_index);
-    if (vv && !vv->not_found) {
+    /* $request_id costs a RAND_bytes(): taken only if something (a log
+     * format, proxy_set_header X-Request-ID) already made it */
+    vv = &r->variables[lmcf->request_id_index];
+    if (vv->valid && !vv->not_found) {
         llo_rec_str(&rec, LLO_S_REQUEST_ID, vv->data, vv->len);
     }
 
@@ -1107,6 +1113,7 @@ ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
 {
     u_char              *path;
     llo_ring_t          *ring;
+    struct statfs        fs;
     ngx_pool_cleanup_t  *cln;
     char                 err[512];
 
@@ -1142,6 +1149,16 @@ ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
     cln->data = ring;
 
     lmcf->ring = ring;
+
+    /* on a disk file system, dirtied ring pages are written back and
+     * first touches read the file: workers would wait on the disk */
+
+    if (fstatfs(ring->fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "llm_observer_ring \"%V\" is not on tmpfs; put it "
+                      "under /dev/shm so writing records never waits for "
+                      "a disk", &lmcf->path);
+    }
 
     return NGX_OK;
 }
@@ -1188,6 +1205,40 @@ ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
                       "llm_observer_ring \"%V\": fchown() failed; the "
                       "evaluator may not be able to open it", &lmcf->path);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A worker maps its ring pages at start rather than taking a page fault
+ * in the request path the first time each page is written (fork does not
+ * copy the master's page tables of a shared mapping).  Best effort: an
+ * older kernel without MADV_POPULATE_WRITE just faults later.
+ */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE  23
+#endif
+
+static ngx_int_t
+ngx_http_llm_observer_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_observer_main_conf_t  *lmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        || ngx_http_cycle_get_module_main_conf(cycle, ngx_http_module) == NULL)
+    {
+        return NGX_OK;
+    }
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llm_observer_module);
+
+    if (lmcf != NULL && lmcf->ring != NULL) {
+        (void) madvise(lmcf->ring->hdr, lmcf->ring->map_size,
+                       MADV_POPULATE_WRITE);
     }
 
     return NGX_OK;

@@ -67,7 +67,7 @@ COMMENT ON COLUMN llm_requests.id IS
 COMMENT ON COLUMN llm_requests.ts IS
     'When nginx started handling the request';
 COMMENT ON COLUMN llm_requests.request_id IS
-    'nginx $request_id of the call';
+    'nginx $request_id of the call, when the nginx configuration uses it';
 COMMENT ON COLUMN llm_requests.provider IS
     'API flavour the call was parsed as, e.g. openai, anthropic';
 COMMENT ON COLUMN llm_requests.endpoint IS

@@ -103,23 +103,29 @@ for my $b (@bad) {
 
 # --------------------------------------------------------- nginx -t: good
 
+# rings belong on tmpfs (a disk file system gets a warning, checked below)
+my $shm = "/dev/shm/llo-t010-$$";
+mkdir $shm or die "mkdir $shm: $!";
+chmod 0777, $shm;
+END { system('rm', '-rf', $shm) if $shm && -d $shm }
+
 my @good = (
     [ 'ring with size and group, llm_observer on in http',
-      "llm_observer_ring $dir/g1 size=64k group=$GROUP;\n    llm_observer on;",
-      "$dir/g1", 65536 ],
+      "llm_observer_ring $shm/g1 size=64k group=$GROUP;\n    llm_observer on;",
+      "$shm/g1", 65536 ],
     [ 'size=65544 (a multiple of 8, not of a page)',
-      "llm_observer_ring $dir/g2 size=65544;\n    server { listen 127.0.0.1:1; llm_observer on; }",
-      "$dir/g2", 65544 ],
+      "llm_observer_ring $shm/g2 size=65544;\n    server { listen 127.0.0.1:1; llm_observer on; }",
+      "$shm/g2", 65544 ],
     [ 'size=1m, llm_observer on in a location, max_text at every level',
-      "llm_observer_ring $dir/g3 size=1m;\n    llm_observer_max_text 0;\n"
+      "llm_observer_ring $shm/g3 size=1m;\n    llm_observer_max_text 0;\n"
       . "    server { listen 127.0.0.1:1; llm_observer_max_text 16m;\n"
       . "        location / { llm_observer on; llm_observer_max_text 64; } }",
-      "$dir/g3", 1048576 ],
+      "$shm/g3", 1048576 ],
     [ 'llm_observer off everywhere: no ring file',
-      "llm_observer_ring $dir/g4 size=64k;\n    llm_observer off;\n"
+      "llm_observer_ring $shm/g4 size=64k;\n    llm_observer off;\n"
       . "    server { listen 127.0.0.1:1; llm_observer off;\n"
       . "        location / { llm_observer off; } }",
-      "$dir/g4", undef ],
+      "$shm/g4", undef ],
     [ 'module loaded, nothing configured',
       "server { listen 127.0.0.1:1; }", undef, undef ],
 );
@@ -139,15 +145,28 @@ for my $g (@good) {
     }
 }
 
+{
+    # a directory on a disk file system: the temp dir, else the repo
+    my ($disk) = grep { `stat -f -c %T $_` !~ /tmpfs/ } $dir, repo_root() . '/build';
+    die "no directory on a disk file system for the tmpfs warning test\n" unless $disk;
+    my ($rc, $out) = nginx_test_conf(nginx_conf_text(dir => $dir,
+        http => "    llm_observer_ring $disk/disk.ring size=64k;\n"
+              . "    llm_observer on;\n"), dir => $dir);
+    is($rc, 0, 'a ring on a disk file system: nginx -t passes') or diag($out);
+    like($out, qr/\[warn\].*llm_observer_ring "\Q$disk\E\/disk.ring" is not on tmpfs/,
+        'a ring on a disk file system: a warning says to use /dev/shm');
+    unlink "$disk/disk.ring";
+}
+
 # ------------------------------------------------ ring file: mode and owner
 
 {
-    my ($mode, $uid, $gid) = (stat "$dir/g1")[2, 4, 5];
+    my ($mode, $uid, $gid) = (stat "$shm/g1")[2, 4, 5];
     is(sprintf('%04o', ($mode // 0) & 07777), '0660', 'ring file mode 0660');
     is($uid, $NOBODY, 'ring file owned by the worker user (nobody)');
     is($gid, $GID, "ring file group is group=$GROUP");
 
-    ($mode, $uid, $gid) = (stat "$dir/g2")[2, 4, 5];
+    ($mode, $uid, $gid) = (stat "$shm/g2")[2, 4, 5];
     is(sprintf('%04o', ($mode // 0) & 07777), '0660', 'ring file without group=: mode 0660');
     is($uid, $NOBODY, 'ring file without group=: owner nobody');
     is($gid, $NOGROUP, "ring file without group=: the workers' group (nogroup)");
