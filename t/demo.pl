@@ -29,7 +29,9 @@ my $pg = pg_start();
 print "   $pg->{conninfo}\n";
 
 my $dir = tempdir_world();
-my $ring = "$dir/llm_observer.ring";
+# the ring lives on tmpfs, as in production (nginx warns otherwise)
+my $ring = "/dev/shm/llo-demo-$$.ring";
+END { unlink $ring if $ring }
 
 my $conf = "$dir/llm-evaluator.conf";
 open my $fh, '>', $conf or die "demo: $conf: $!\n";
