@@ -243,6 +243,8 @@ llo_ring_map(llo_ring_t *ring, int fd, uint64_t file_size, char *err,
     ring->map_size = file_size;
     ring->fd = fd;
     ring->wait_pos = UINT64_MAX;
+    ring->torn_from = UINT64_MAX;
+    ring->torn_to = UINT64_MAX;
 
     return 0;
 }
@@ -487,6 +489,13 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
 
         /* reserved but not committed: a writer is busy, or died */
 
+        if (pos >= ring->torn_from && pos < ring->torn_to
+            && ring->torn_to <= w)
+        {
+            pos = ring->torn_to;
+            continue;
+        }
+
         if (ring->wait_pos != pos) {
             ring->wait_pos = pos;
             ring->wait_since_ms = now_ms;
@@ -523,7 +532,13 @@ llo_ring_read(llo_ring_t *ring, uint64_t *cursor, llo_ring_rec_t *rec,
         LLO_ADD(&h->torn, 1);
         LLO_ADD(&h->torn_bytes, skip);
         ring->wait_pos = UINT64_MAX;
+
+        if (pos != ring->torn_to) {
+            ring->torn_from = pos;
+        }
+
         pos += skip;
+        ring->torn_to = pos;
     }
 
 corrupt:

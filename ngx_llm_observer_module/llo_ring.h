@@ -110,6 +110,11 @@ typedef struct {
     /* consumer state for the torn-record wait */
     uint64_t            wait_pos;
     int64_t             wait_since_ms;
+
+    /* the last torn span skipped: a batch re-read after a failed COMMIT
+     * passes it at once, and counts it once */
+    uint64_t            torn_from;
+    uint64_t            torn_to;
 } llo_ring_t;
 
 
