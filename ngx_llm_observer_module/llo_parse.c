@@ -12,7 +12,8 @@
 #include "llo_parse.h"
 
 
-#define LLO_PATH_MAX            4096
+/* paths we look for are short; a longer one only has to stay long */
+#define LLO_PATH_MAX            512
 #define LLO_KEY_MAX             48
 #define LLO_GZ_CHUNK            16384
 #define LLO_TMPL_MAX            2048
@@ -174,7 +175,7 @@ struct llo_resp_parser_s {
     unsigned            line_skip:1;    /* line too long: skip to its end */
     uint8_t            *scratch;
     size_t              scratch_cap;
-    llo_tmpl_t          tmpl;
+    llo_tmpl_t         *tmpl;           /* SSE only, made when learned */
 };
 
 
@@ -494,7 +495,7 @@ llo_json_push(llo_json_t *j, int type)
     p->base[p->depth] = p->len;
     p->depth++;
 
-    if (type == LLO_J_ARRAY) {
+    if (type == LLO_J_ARRAY && p->len + 2 <= LLO_PATH_MAX) {
         memcpy(p->path + p->len, "[]", 2);
         p->len += 2;
     }
@@ -549,6 +550,11 @@ llo_cb_key(void *ctx, const unsigned char *key, size_t len)
     j = ctx;
     p = &j->path;
     p->len = p->base[p->depth - 1];
+
+    /* too deep to matter: the path stays longer than any we look for */
+    if (p->len + 1 + LLO_KEY_MAX > LLO_PATH_MAX) {
+        return 1;
+    }
 
     if (p->len > 0) {
         p->path[p->len++] = '.';
@@ -1130,6 +1136,7 @@ llo_resp_destroy(llo_resp_parser_t *p)
     free(p->line);
     free(p->ev);
     free(p->scratch);
+    free(p->tmpl);
     free(p->res.text.data);
     free(p);
 }
@@ -1373,9 +1380,9 @@ llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
     llo_tmpl_t     *t;
     const uint8_t  *s, *end, *e;
 
-    t = &p->tmpl;
+    t = p->tmpl;
 
-    if (!t->valid
+    if (t == NULL || !t->valid
         || n < t->prefix_len + 1 + (t->obf ? t->obf + 18 : t->suffix_len)
         || memcmp(d, t->prefix, t->prefix_len) != 0)
     {
@@ -1579,7 +1586,14 @@ llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
         goto done;
     }
 
-    t = &p->tmpl;
+    if (p->tmpl == NULL) {
+        p->tmpl = calloc(1, sizeof(llo_tmpl_t));
+        if (p->tmpl == NULL) {
+            goto done;
+        }
+    }
+
+    t = p->tmpl;
 
     t->prefix_len = q + 1;
     memcpy(t->prefix, d, t->prefix_len);
