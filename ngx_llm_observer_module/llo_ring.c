@@ -358,6 +358,23 @@ uint64_t
 llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
     size_t len)
 {
+    uint8_t  *p;
+
+    p = llo_ring_reserve(ring, &seq, len);
+    if (p == NULL) {
+        return 0;
+    }
+
+    memcpy(p, payload, len);
+    llo_ring_commit(ring, p);
+
+    return seq;
+}
+
+
+uint8_t *
+llo_ring_reserve(llo_ring_t *ring, uint64_t *seq, size_t len)
+{
     uint8_t         *rec;
     uint64_t         w, r, off, total, need, pad, cap;
     llo_ring_hdr_t  *h;
@@ -369,7 +386,7 @@ llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
     if (len > LLO_RING_MAX_RECORD || total > cap / 2) {
         LLO_ADD(&h->drops, 1);
         LLO_ADD(&h->drop_bytes, total);
-        return 0;
+        return NULL;
     }
 
     w = __atomic_load_n(&h->wpos, __ATOMIC_RELAXED);
@@ -392,7 +409,7 @@ llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
         if (w + need - r > cap) {
             LLO_ADD(&h->drops, 1);
             LLO_ADD(&h->drop_bytes, total);
-            return 0;
+            return NULL;
         }
 
         if (__atomic_compare_exchange_n(&h->wpos, &w, w + need, 0,
@@ -415,18 +432,23 @@ llo_ring_append_seq(llo_ring_t *ring, uint64_t seq, const void *payload,
                                    LLO_REC_STATE_BUSY),
                      __ATOMIC_RELAXED);
 
-    if (seq == 0) {
-        seq = llo_ring_next_seq(ring);
+    if (*seq == 0) {
+        *seq = llo_ring_next_seq(ring);
     }
 
-    memcpy(rec + 8, &seq, 8);
-    memcpy(rec + LLO_RING_REC_HDR, payload, len);
+    memcpy(rec + 8, seq, 8);
 
-    LLO_STORE((uint32_t *) (rec + 4), LLO_REC_STATE_COMMIT);
+    return rec + LLO_RING_REC_HDR;
+}
 
-    LLO_ADD(&h->committed, 1);
 
-    return seq;
+void
+llo_ring_commit(llo_ring_t *ring, uint8_t *payload)
+{
+    LLO_STORE((uint32_t *) (payload - LLO_RING_REC_HDR + 4),
+              LLO_REC_STATE_COMMIT);
+
+    LLO_ADD(&ring->hdr->committed, 1);
 }
 
 

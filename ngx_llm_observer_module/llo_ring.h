@@ -168,6 +168,14 @@ uint64_t llo_ring_append_seq(llo_ring_t *ring, uint64_t seq,
     const void *payload, size_t len);
 
 /*
+ * The two halves of an append, for a producer that builds its record in
+ * place: reserve len payload bytes (NULL: dropped and counted; *seq 0 is
+ * given the next seq), write exactly len bytes there, then commit.
+ */
+uint8_t *llo_ring_reserve(llo_ring_t *ring, uint64_t *seq, size_t len);
+void llo_ring_commit(llo_ring_t *ring, uint8_t *payload);
+
+/*
  * Consumer: read the committed record at *cursor (which starts at
  * llo_ring_rpos()).  On LLO_RING_OK rec is filled and rec->next is where
  * the next one starts; the payload points into the mapping and stays

@@ -458,7 +458,7 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx)
 {
     u_char                             *buf, *p;
-    size_t                              size, n;
+    size_t                              size;
     int64_t                             now, start, flags;
     ngx_str_t                          *provider;
     llo_rec_t                           rec;
@@ -679,24 +679,23 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
 
     llo_rec_num(&rec, LLO_N_FLAGS, flags);
 
+    /* the record is encoded straight into its place in the ring */
+
     size = llo_rec_size(&rec);
 
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
-        return;
-    }
+    buf = llo_ring_reserve(lmcf->ring, &ctx->seq, size);
 
-    n = llo_rec_encode(&rec, buf);
+    if (buf != NULL) {
+        (void) llo_rec_encode(&rec, buf);
+        llo_ring_commit(lmcf->ring, buf);
 
-    if (llo_ring_append_seq(lmcf->ring, ctx->seq, buf, n) == 0
-        && ngx_time() - ngx_http_llm_observer_drop_logged >= 60)
-    {
+    } else if (ngx_time() - ngx_http_llm_observer_drop_logged >= 60) {
         ngx_http_llm_observer_drop_logged = ngx_time();
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "llm_observer: ring \"%V\" is full, record of %uz "
                       "bytes dropped (%uL dropped so far); is the "
-                      "evaluator running?", &lmcf->path, n,
+                      "evaluator running?", &lmcf->path, size,
                       (uint64_t) lmcf->ring->hdr->drops);
     }
 }
