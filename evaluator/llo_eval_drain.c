@@ -29,6 +29,9 @@ static int llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
 static int llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo,
     size_t hi, uint64_t *inserted, uint64_t *rejected, char *err,
     size_t errlen);
+static int llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo,
+    size_t hi, uint64_t *inserted, uint64_t *rejected, char *err,
+    size_t errlen);
 
 
 int
@@ -297,27 +300,19 @@ llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
         return -1;
     }
 
-    if (d->nrows == 1) {
-        return llo_drain_split(d, pg, 0, 1, inserted, rejected, err, errlen);
-    }
-
-    if (llo_drain_split(d, pg, 0, d->nrows / 2, inserted, rejected, err,
-                        errlen)
-        != 0)
-    {
-        return -1;
-    }
-
-    return llo_drain_split(d, pg, d->nrows / 2, d->nrows, inserted,
-                           rejected, err, errlen);
+    /* the whole batch has just failed: start with its halves */
+    return llo_drain_halves(d, pg, 0, d->nrows, inserted, rejected, err,
+                            errlen);
 }
 
+
+/* rows [lo, hi) as one transaction; its halves if a row is at fault */
 
 static int
 llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     uint64_t *inserted, uint64_t *rejected, char *err, size_t errlen)
 {
-    size_t    start, end, mid;
+    size_t    start, end;
     uint64_t  n;
 
     start = d->row_off[lo];
@@ -333,6 +328,18 @@ llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     if (!pg->data_error) {
         return -1;
     }
+
+    return llo_drain_halves(d, pg, lo, hi, inserted, rejected, err, errlen);
+}
+
+
+/* rows [lo, hi) failed together with err: a lone row is the culprit */
+
+static int
+llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
+    uint64_t *inserted, uint64_t *rejected, char *err, size_t errlen)
+{
+    size_t  mid;
 
     if (hi - lo == 1) {
         (*rejected)++;

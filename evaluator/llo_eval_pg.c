@@ -23,6 +23,9 @@
 
 static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
     size_t errlen);
+static int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
+static void llo_pg_rollback(llo_pg_t *pg);
+static int llo_pg_month_next(int m);
 static int llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what,
     char *err, size_t errlen);
 static void llo_pg_notice(void *arg, const char *message);
@@ -133,6 +136,46 @@ llo_pg_exec(llo_pg_t *pg, const char *sql, char *err, size_t errlen)
     PQclear(res);
 
     return 0;
+}
+
+
+static int
+llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen)
+{
+    PGresult  *res;
+
+    res = PQexec(pg->conn, "COMMIT");
+
+    /* a COMMIT of a failed transaction "succeeds" as ROLLBACK */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+    {
+        return llo_pg_fail(pg, res, "COMMIT", err, errlen);
+    }
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+static void
+llo_pg_rollback(llo_pg_t *pg)
+{
+    if (PQstatus(pg->conn) == CONNECTION_OK
+        && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+    {
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+    }
+}
+
+
+/* months are YYYYMM */
+
+static int
+llo_pg_month_next(int m)
+{
+    return (m % 100 == 12) ? (m / 100 + 1) * 100 + 1 : m + 1;
 }
 
 
@@ -264,30 +307,16 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
     *inserted = strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
 
-    res = PQexec(pg->conn, "COMMIT");
-
-    /* a COMMIT of a failed transaction "succeeds" as ROLLBACK */
-    if (PQresultStatus(res) != PGRES_COMMAND_OK
-        || strcmp(PQcmdStatus(res), "COMMIT") != 0)
-    {
-        llo_pg_fail(pg, res, "COMMIT", err, errlen);
+    if (llo_pg_commit(pg, err, errlen) != 0) {
         goto failed;
     }
-
-    PQclear(res);
 
     return 0;
 
 failed:
 
     *inserted = 0;
-
-    if (PQstatus(pg->conn) == CONNECTION_OK
-        && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-    {
-        res = PQexec(pg->conn, "ROLLBACK");
-        PQclear(res);
-    }
+    llo_pg_rollback(pg);
 
     return -1;
 }
@@ -315,7 +344,7 @@ llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
         }
 
         y = m / 100;
-        next = (m % 100 == 12) ? (y + 1) * 100 + 1 : m + 1;
+        next = llo_pg_month_next(m);
 
         /* bounds in UTC, like the ts text the rows are copied with */
         snprintf(sql, sizeof(sql),
@@ -365,7 +394,7 @@ llo_pg_partitions_ahead(llo_pg_t *pg, int ahead, char *err, size_t errlen)
 
     for (i = 0; i <= ahead && i < 128; i++) {
         months[i] = m;
-        m = (m % 100 == 12) ? (m / 100 + 1) * 100 + 1 : m + 1;
+        m = llo_pg_month_next(m);
     }
 
     return llo_pg_partitions(pg, months, (size_t) i, err, errlen);
@@ -687,16 +716,9 @@ llo_pg_migrate(llo_pg_t *pg, const char *sql_dir, char *err, size_t errlen)
 
         PQclear(res);
 
-        res = PQexec(pg->conn, "COMMIT");
-
-        if (PQresultStatus(res) != PGRES_COMMAND_OK
-            || strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        {
-            llo_pg_fail(pg, res, "COMMIT", err, errlen);
+        if (llo_pg_commit(pg, err, errlen) != 0) {
             goto rollback;
         }
-
-        PQclear(res);
 
         printf("applied %s\n", files[i]);
         fflush(stdout);
@@ -705,9 +727,7 @@ llo_pg_migrate(llo_pg_t *pg, const char *sql_dir, char *err, size_t errlen)
 
     rollback:
 
-        if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
-            PQclear(PQexec(pg->conn, "ROLLBACK"));
-        }
+        llo_pg_rollback(pg);
 
         applied = -1;
         break;
