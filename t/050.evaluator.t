@@ -461,6 +461,35 @@ is("$st{records_waiting} $st{busy}", '0 0', 'torn: nothing waits');
 is($st{rpos}, $st{wpos}, 'torn: rpos == wpos');
 $nrows += 3;
 
+# ------------------------------------- a row PostgreSQL rejects (bisection)
+
+# a constraint only this test has makes one row of a batch a data error
+# (SQLSTATE 23514): the evaluator must find it, keep the other rows, and
+# still release the whole batch
+psql($pg, "ALTER TABLE llm_requests ADD CONSTRAINT t050_reject "
+    . "CHECK (prompt_text NOT LIKE 'reject %')");
+%st = ring_stat($p);
+my $c1 = $st{committed};
+my @keep = (calls(2, 'keep-a', port => $port2), calls(1, 'reject', port => $port2),
+    calls(2, 'keep-b', port => $port2));
+my ($rejected_id) = splice @keep, 2, 1;
+delete $seen{$rejected_id};
+stat_after($c1 + 5);
+my $log_before = length(slurp($p->{evlog}) // '');
+($rc, $out) = ev($p, 'drain');
+is($rc, 0, 'a rejected row: drain exits 0') or diag($out);
+like($out, qr/^records 5\ninserted 4\nduplicates 0\nbad 1\n/m,
+    'a rejected row: 4 inserted, 1 bad');
+is(count_rows('id IN (' . id_list(@keep) . ')'), 4, 'a rejected row: the other 4 rows are there');
+is(count_rows("id = '$rejected_id'"), 0, 'a rejected row: not stored');
+like(substr(slurp($p->{evlog}) // '', $log_before),
+    qr/record seq \d+ rejected by PostgreSQL: .*t050_reject/,
+    'a rejected row: the log names its seq and the constraint');
+%st = ring_stat($p);
+is($st{records_waiting}, 0, 'a rejected row: the batch is released all the same');
+psql($pg, 'ALTER TABLE llm_requests DROP CONSTRAINT t050_reject');
+$nrows += 4;
+
 # ---------------------------------------------------------------- the end
 
 is(count_rows(), scalar(keys %seen), 'one row per call in the whole test');
