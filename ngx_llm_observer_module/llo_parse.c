@@ -46,13 +46,13 @@ typedef enum {
     LLO_F_REQ_USAGE,
     LLO_F_REQ_MAX,
     LLO_F_REQ_TEXT
-} llo_field_e;
+} llo_path_field_e;
 
 
 typedef struct {
     const char         *path;
     size_t              len;
-    llo_field_e         field;
+    llo_path_field_e    field;
 } llo_path_map_t;
 
 
@@ -106,8 +106,8 @@ typedef struct {
 
 typedef struct llo_json_s  llo_json_t;
 
-typedef void (*llo_value_pt)(llo_json_t *j, llo_field_e f, int type,
-    const uint8_t *v, size_t len);
+typedef void (*llo_value_pt)(llo_json_t *j, llo_path_field_e f,
+    int type, const uint8_t *v, size_t len);
 
 struct llo_json_s {
     llo_path_t          path;
@@ -189,9 +189,9 @@ static int llo_text_init(llo_text_t *t, size_t cap);
 static void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
 static void llo_mstr_set(llo_mstr_t *s, const void *v, size_t len);
 static int llo_int(const uint8_t *v, size_t len, int64_t *out);
-static void llo_req_value(llo_json_t *j, llo_field_e f, int type,
+static void llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
     const uint8_t *v, size_t len);
-static void llo_resp_value(llo_json_t *j, llo_field_e f, int type,
+static void llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
     const uint8_t *v, size_t len);
 static void llo_resp_body(llo_resp_parser_t *p, const uint8_t *data,
     size_t len);
@@ -665,12 +665,12 @@ llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
 }
 
 
-/* -- requests ---------------------------------------------------------------- */
+/* -- requests ------------------------------------------------------------ */
 
 
 static void
-llo_req_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
-    size_t len)
+llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
+    const uint8_t *v, size_t len)
 {
     int64_t    n;
     llo_req_t  *r;
@@ -820,8 +820,8 @@ llo_req_destroy(llo_req_parser_t *p)
 
 
 static void
-llo_resp_value(llo_json_t *j, llo_field_e f, int type, const uint8_t *v,
-    size_t len)
+llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
+    const uint8_t *v, size_t len)
 {
     int64_t    n, *dst;
     llo_resp_t  *r;
@@ -1142,7 +1142,7 @@ llo_resp_destroy(llo_resp_parser_t *p)
 }
 
 
-/* -- SSE ----------------------------------------------------------------------- */
+/* -- SSE ----------------------------------------------------------------- */
 
 
 static void

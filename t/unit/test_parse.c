@@ -429,11 +429,30 @@ llo_t_feed(void *p, int req, const uint8_t *data, size_t len, size_t split,
 }
 
 
+/* a copy of the text that outlives its parser */
+
+static char *
+llo_t_text_copy(const llo_text_t *t, size_t max_text)
+{
+    char  *text;
+
+    ck_assert_uint_le(t->len, max_text);
+
+    text = malloc(t->len + 1);
+    ck_assert_ptr_nonnull(text);
+
+    if (t->len) {
+        memcpy(text, t->data, t->len);
+    }
+
+    return text;
+}
+
+
 static void
 llo_t_resp_run(const uint8_t *data, size_t len, int body, int gzip,
     size_t max_text, int skim, size_t split, size_t step, llo_resp_t *out)
 {
-    char               *text;
     llo_resp_t         *r;
     llo_resp_parser_t  *p;
 
@@ -445,17 +464,8 @@ llo_t_resp_run(const uint8_t *data, size_t len, int body, int gzip,
 
     r = llo_resp_result(p);
 
-    ck_assert_uint_le(r->text.len, max_text);
-
-    text = malloc(r->text.len + 1);
-    ck_assert_ptr_nonnull(text);
-
-    if (r->text.len) {
-        memcpy(text, r->text.data, r->text.len);
-    }
-
     *out = *r;
-    out->text.data = text;
+    out->text.data = llo_t_text_copy(&r->text, max_text);
 
     llo_resp_destroy(p);
 }
@@ -473,7 +483,6 @@ static void
 llo_t_req_run(const uint8_t *data, size_t len, size_t max_text, size_t split,
     size_t step, llo_req_t *out)
 {
-    char              *text;
     llo_req_t         *r;
     llo_req_parser_t  *p;
 
@@ -485,17 +494,8 @@ llo_t_req_run(const uint8_t *data, size_t len, size_t max_text, size_t split,
 
     r = llo_req_result(p);
 
-    ck_assert_uint_le(r->text.len, max_text);
-
-    text = malloc(r->text.len + 1);
-    ck_assert_ptr_nonnull(text);
-
-    if (r->text.len) {
-        memcpy(text, r->text.data, r->text.len);
-    }
-
     *out = *r;
-    out->text.data = text;
+    out->text.data = llo_t_text_copy(&r->text, max_text);
 
     llo_req_destroy(p);
 }
