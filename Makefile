@@ -33,11 +33,13 @@ SHARED_HDR := $(SHARED_SRC:.c=.h)
 MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c
 EVAL_SRC   := $(wildcard evaluator/*.c)
 EVAL_HDR   := $(wildcard evaluator/*.h)
-EVAL_LIBS  := -lpq $(shell pkg-config --libs yajl) -lz -lm
+# '=', not ':=': on a fresh machine pkg-config and the libraries arrive
+# with 'make deps', after this file was read
+EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
-UNIT_LIBS  := $(shell pkg-config --libs check 2>/dev/null) \
+UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) \
               $(shell pkg-config --libs yajl) -lz -lm
 
 DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
@@ -113,14 +115,19 @@ unit: $(UNIT_BINS)
 itest: all
 	prove -I t/lib t/
 
-test: deps all
+# the build runs in a new make, which reads this file again with the
+# packages 'deps' just installed
+test: deps
+	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) itest
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	perl t/demo.pl
 
-bench: deps all unit-bins
+bench: deps
+	$(MAKE) all unit-bins
 	bash bench/run.sh
 	bash bench/ingest.sh
 
