@@ -25,22 +25,25 @@ CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 SHARED_DIR := ngx_llm_observer_module
 CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
-              $(shell pkg-config --cflags libpq)
+              $(shell pkg-config --cflags libpq) \
+              $(shell pkg-config --cflags libpcre2-8)
 
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
-              $(SHARED_DIR)/llo_parse.c
+              $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_tok.c
 SHARED_HDR := $(SHARED_SRC:.c=.h)
 MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c
 EVAL_SRC   := $(wildcard evaluator/*.c)
 EVAL_HDR   := $(wildcard evaluator/*.h)
 # '=', not ':=': on a fresh machine pkg-config and the libraries arrive
 # with 'make deps', after this file was read
-EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm
+EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
+              $(shell pkg-config --libs libpcre2-8)
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) \
-              $(shell pkg-config --libs yajl) -lz -lm
+              $(shell pkg-config --libs yajl) -lz -lm \
+              $(shell pkg-config --libs libpcre2-8)
 
 DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \
@@ -49,7 +52,7 @@ DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               perl curl
 
 .PHONY: all module evaluator deps test unit itest demo bench install \
-        clean loadcheck unit-bins
+        clean loadcheck unit-bins bench-tokenizer
 
 all: module evaluator loadcheck
 
@@ -58,6 +61,8 @@ deps:
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null && command -v npm >/dev/null \
+	    || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
@@ -132,6 +137,8 @@ bench: deps
 	bash bench/ingest.sh
 
 unit-bins: $(UNIT_BINS)
+
+include mk/tokenizer.mk
 
 # -- install ----------------------------------------------------------------
 
