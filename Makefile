@@ -30,21 +30,24 @@ CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
 
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
               $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_tok.c \
-              $(SHARED_DIR)/llo_strip.c
+              $(SHARED_DIR)/llo_strip.c $(SHARED_DIR)/llo_cost.c \
+              $(SHARED_DIR)/llo_keys.c
 SHARED_HDR := $(SHARED_SRC:.c=.h)
-MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c
+MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c \
+              $(SHARED_DIR)/ngx_http_llm_observer_keys.c \
+              $(SHARED_DIR)/ngx_http_llm_observer_module.h
 EVAL_SRC   := $(wildcard evaluator/*.c)
 EVAL_HDR   := $(wildcard evaluator/*.h)
 # '=', not ':=': on a fresh machine pkg-config and the libraries arrive
 # with 'make deps', after this file was read
 EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
-              $(shell pkg-config --libs libpcre2-8)
+              $(shell pkg-config --libs libpcre2-8) -lcrypto
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) \
               $(shell pkg-config --libs yajl) -lz -lm \
-              $(shell pkg-config --libs libpcre2-8)
+              $(shell pkg-config --libs libpcre2-8) -lcrypto
 
 DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \
@@ -118,7 +121,7 @@ unit: $(UNIT_BINS)
 	    CK_DEFAULT_TIMEOUT=120 $$t || rc=1; \
 	done; exit $$rc
 
-itest: all
+itest: all tok-data
 	prove -I t/lib t/
 
 # the build runs in a new make, which reads this file again with the
@@ -129,7 +132,7 @@ test: deps
 	$(MAKE) itest
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all tok-data
 	perl t/demo.pl
 
 bench: deps
@@ -143,7 +146,7 @@ include mk/tokenizer.mk
 
 # -- install ----------------------------------------------------------------
 
-install: all
+install: all tok-data
 	install -D -m 0644 $(BUILD)/ngx_http_llm_observer_module.so \
 	    $(DESTDIR)$(PREFIX)/lib/nginx/modules/ngx_http_llm_observer_module.so
 	install -D -m 0644 conf.d/50-mod-http-llm-observer.conf \
@@ -152,6 +155,13 @@ install: all
 	    $(DESTDIR)$(PREFIX)/sbin/llm-evaluator
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/sql
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/llm-observer/sql/
+	install -m 0644 conf.d/llm_prices.conf \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm_prices.conf
+	install -m 0644 conf.d/llm_keys.conf \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm_keys.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken
+	install -m 0644 $(TOK_RANKS) \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken/
 	@if [ -z "$(DESTDIR)" ] && ! getent passwd llm-observer >/dev/null; then \
 	    useradd --system --user-group --no-create-home \
 	        --home-dir /nonexistent --shell /usr/sbin/nologin \

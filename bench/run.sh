@@ -1,6 +1,9 @@
 #!/bin/bash
-# Throughput of nginx proxy_pass with llm_observer off and on, in the same
-# run, against a fast local upstream (nginx itself serving canned bodies):
+# Throughput of nginx proxy_pass with llm_observer off, on, and on with
+# llm_observer_auth + per-key limits ("keys"), in the same run, against a
+# fast local upstream (nginx itself serving canned bodies); the tiktoken
+# tokenizer is loaded (make tok-data), so "on" and "keys" count every
+# prompt before forwarding:
 #   - a ~1 KB chat completion (JSON)
 #   - a 200-event chat.completion.chunk SSE stream (~63 KB)
 # Rounds alternate off/on; the median of each is reported with the ratio.
@@ -33,6 +36,10 @@ free_port() {
 
 perl "$repo/bench/make_bodies.pl" "$dir"
 
+tok="$repo/build/tiktoken/o200k_base.tiktoken"
+[ -s "$tok" ] || { echo "bench: $tok missing: make tok-data" >&2; exit 1; }
+digest=$(printf '%s' llo-bench-key | sha256sum | cut -d' ' -f1)
+
 port=$(free_port)
 uport=$(free_port)
 
@@ -47,6 +54,10 @@ http {
     client_body_temp_path $dir/body;
     proxy_temp_path $dir/proxy;
     llm_observer_ring $ring size=1g;
+    llm_observer_tokenizer o200k_base $tok;
+    llm_observer_limits zone=bench_keys:1m;
+    llm_observer_key sha256:$digest name=bench team=bench
+        rpm=1000000000 tpm=1000000000;
 
     upstream fast {
         server 127.0.0.1:$uport;
@@ -74,6 +85,13 @@ http {
 
         location /off/ { llm_observer off; proxy_pass http://fast/; }
         location /on/  { llm_observer on;  proxy_pass http://fast/; }
+        location /keys/ {
+            llm_observer_auth on;
+            # a location's proxy_set_header replaces the server's
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "";
+            proxy_pass http://fast/;
+        }
     }
 }
 CONF
@@ -83,6 +101,9 @@ sleep 0.5
 nginx_pid=$(cat "$dir/nginx.pid")
 
 curl -sf -X POST "http://127.0.0.1:$port/on/v1/chat/completions" -o /dev/null
+curl -sf -X POST -H "Authorization: Bearer llo-bench-key" \
+    -d '{"model":"gpt-4o-mini","messages":[]}' \
+    "http://127.0.0.1:$port/keys/v1/chat/completions" -o /dev/null
 curl -sf -X POST "http://127.0.0.1:$port/on/stream/v1/chat/completions" \
     -o /dev/null
 
@@ -103,18 +124,22 @@ for kind in json sse; do
     [ "$kind" = sse ] && path=/stream/v1/chat/completions
     : > "$dir/off.$kind"
     : > "$dir/on.$kind"
+    : > "$dir/keys.$kind"
 
     for i in $(seq "$rounds"); do
         rps "http://127.0.0.1:$port/off$path" >> "$dir/off.$kind"
         rps "http://127.0.0.1:$port/on$path" >> "$dir/on.$kind"
+        rps "http://127.0.0.1:$port/keys$path" >> "$dir/keys.$kind"
     done
 
     off=$(median < "$dir/off.$kind")
     on=$(median < "$dir/on.$kind")
-    printf '%-5s off %10.1f req/s   on %10.1f req/s   ratio %.3f   ' \
-        "$kind" "$off" "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')"
+    keys=$(median < "$dir/keys.$kind")
+    printf '%-5s off %9.1f   on %9.1f (%.3f)   keys %9.1f (%.3f) req/s   ' \
+        "$kind" "$off" "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')" \
+        "$keys" "$(awk -v a="$keys" -v b="$off" 'BEGIN { print a / b }')"
     echo "(off: $(tr '\n' ' ' < "$dir/off.$kind")on: $(tr '\n' ' ' \
-        < "$dir/on.$kind"))"
+        < "$dir/on.$kind")keys: $(tr '\n' ' ' < "$dir/keys.$kind"))"
 done
 
 "$repo/build/llm-evaluator" -o ring_path="$ring" ring-stat \

@@ -24,6 +24,7 @@ typedef enum {
     LLO_COL_BIGINT,
     LLO_COL_BOOL,
     LLO_COL_MS,             /* microseconds in, milliseconds out */
+    LLO_COL_NANO,           /* nano-USD in, USD out (numeric, 9 places) */
     LLO_COL_INET,           /* NULL unless an IPv4 or IPv6 address */
     LLO_COL_FLAG            /* a bit of LLO_N_FLAGS, never NULL */
 } llo_col_type_e;
@@ -44,6 +45,7 @@ static const llo_col_t  llo_cols[] = {
     { "ts",                 LLO_COL_TS,     LLO_N_TS_US, 0 },
     { "request_id",         LLO_COL_TEXT,   LLO_S_REQUEST_ID, 0 },
     { "provider",           LLO_COL_TEXT,   LLO_S_PROVIDER, 0 },
+    { "api",                LLO_COL_TEXT,   LLO_S_API, 0 },
     { "endpoint",           LLO_COL_TEXT,   LLO_S_ENDPOINT, 0 },
     { "host",               LLO_COL_TEXT,   LLO_S_HOST, 0 },
     { "request_model",      LLO_COL_TEXT,   LLO_S_REQUEST_MODEL, 0 },
@@ -58,6 +60,13 @@ static const llo_col_t  llo_cols[] = {
     { "total_tokens",       LLO_COL_INT,    LLO_N_TOTAL_TOKENS, 0 },
     { "cached_tokens",      LLO_COL_INT,    LLO_N_CACHED_TOKENS, 0 },
     { "reasoning_tokens",   LLO_COL_INT,    LLO_N_REASONING_TOKENS, 0 },
+    { "cache_creation_tokens", LLO_COL_INT, LLO_N_CACHE_CREATION_TOKENS, 0 },
+    { "prompt_tokens_estimate", LLO_COL_INT, LLO_N_PROMPT_ESTIMATE, 0 },
+    { "tokenizer",          LLO_COL_TEXT,   LLO_S_ENCODING, 0 },
+    { "cost_usd",           LLO_COL_NANO,   LLO_N_COST_NANO, 0 },
+    { "key_name",           LLO_COL_TEXT,   LLO_S_KEY_NAME, 0 },
+    { "key_team",           LLO_COL_TEXT,   LLO_S_KEY_TEAM, 0 },
+    { "refused",            LLO_COL_TEXT,   LLO_S_REFUSED, 0 },
     { "max_tokens",         LLO_COL_INT,    LLO_N_MAX_TOKENS, 0 },
     { "token_source",       LLO_COL_TEXT,   LLO_S_TOKEN_SOURCE, 0 },
     { "latency_ms",         LLO_COL_MS,     LLO_N_LATENCY_US, 0 },
@@ -71,6 +80,9 @@ static const llo_col_t  llo_cols[] = {
     { "response_truncated", LLO_COL_FLAG,   0, LLO_FLAG_RESP_TRUNC },
     { "client_aborted",     LLO_COL_FLAG,   0, LLO_FLAG_CLIENT_ABORT },
     { "incomplete",         LLO_COL_FLAG,   0, LLO_FLAG_INCOMPLETE },
+    { "usage_added",        LLO_COL_FLAG,   0, LLO_FLAG_USAGE_ADDED },
+    { "count_truncated",    LLO_COL_FLAG,   0, LLO_FLAG_COUNT_TRUNC },
+    { "cut",                LLO_COL_FLAG,   0, LLO_FLAG_CUT },
     { "parse_error",        LLO_COL_TEXT,   LLO_S_PARSE_ERROR, 0 },
     { "error_type",         LLO_COL_TEXT,   LLO_S_ERROR_TYPE, 0 },
     { "error_message",      LLO_COL_TEXT,   LLO_S_ERROR_MESSAGE, 0 },
@@ -347,6 +359,21 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
             }
 
             n = snprintf(tmp, sizeof(tmp), "%lld", (long long) v);
+            llo_buf_add(b, tmp, n);
+            continue;
+
+        case LLO_COL_NANO:
+            if (!llo_rec_has_num(rec, col->field)) {
+                break;
+            }
+
+            v = rec->num[col->field];
+            n = snprintf(tmp, sizeof(tmp), "%s%lld.%09lld",
+                         v < 0 ? "-" : "",
+                         (long long) (v < 0 ? -(v / 1000000000)
+                                            : v / 1000000000),
+                         (long long) (v < 0 ? -(v % 1000000000)
+                                            : v % 1000000000));
             llo_buf_add(b, tmp, n);
             continue;
 

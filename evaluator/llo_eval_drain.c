@@ -113,6 +113,7 @@ llo_drain_free(llo_drain_t *d)
 {
     llo_drain_detach(d);
     llo_buf_free(&d->copy);
+    llo_keysets_free(&d->keys);
     free(d->row_off);
     free(d->row_seq);
     free(d->months);
@@ -158,6 +159,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     d->copy.len = 0;
     d->nrows = 0;
     d->nmonths = 0;
+    llo_keysets_reset(&d->keys);
 
     rc = LLO_DRAIN_MORE;
     bad = 0;
@@ -165,7 +167,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
 
     for (n = 0; n < (uint64_t) conf->batch_size; /* void */ ) {
 
-        if (d->copy.len >= LLO_DRAIN_MAX_BYTES) {
+        if (d->copy.len + d->keys.text.len >= LLO_DRAIN_MAX_BYTES) {
             break;
         }
 
@@ -196,6 +198,21 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
             bad++;
             llo_log_limited(LLO_LOG_ERROR, "record seq %llu: cannot decode: "
                             "%s; skipped", (unsigned long long) rr.seq, why);
+            continue;
+        }
+
+        if (llo_rec_has_num(&rec, LLO_N_KIND)
+            && rec.num[LLO_N_KIND] == LLO_KIND_KEYS)
+        {
+            if (llo_keysets_add(&d->keys, &rec, rr.instance, rr.seq, why,
+                                sizeof(why))
+                != 0)
+            {
+                bad++;
+                llo_log_limited(LLO_LOG_ERROR, "record seq %llu: %s; "
+                                "skipped", (unsigned long long) rr.seq, why);
+            }
+
             continue;
         }
 
@@ -232,7 +249,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     rejected = 0;
     inserted = 0;
 
-    if (d->nrows == 0) {
+    if (d->nrows == 0 && d->keys.nsets == 0) {
         /* nothing to write, but the skipped records are done with */
         llo_ring_release(&d->ring, cursor);
         goto done;
@@ -242,7 +259,8 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         return LLO_DRAIN_FAILED;
     }
 
-    if (llo_pg_copy(pg, d->copy.data, d->copy.len, &inserted, err, errlen)
+    if (llo_pg_copy(pg, d->copy.data, d->copy.len, &d->keys, &inserted,
+                    err, errlen)
         != 0)
     {
         /* a partition the cache knows may have been dropped since */
@@ -263,6 +281,8 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     /* only now, with the rows committed, may producers reuse the space */
     llo_ring_release(&d->ring, cursor);
 
+    llo_keysets_committed(&d->keys);
+
     llo_log(LLO_LOG_DEBUG, "batch: %llu records, %zu rows, %llu new, "
             "released up to %llu", (unsigned long long) n, d->nrows,
             (unsigned long long) inserted, (unsigned long long) cursor);
@@ -275,7 +295,7 @@ done:
     d->records += n;
     d->inserted += inserted;
     d->duplicates += d->nrows - inserted - rejected;
-    d->bad += bad + rejected;
+    d->bad += bad + rejected + d->keys.rejected;
     d->skipped += skipped;
 
     return rc;
@@ -293,8 +313,29 @@ static int
 llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     uint64_t *rejected, char *err, size_t errlen)
 {
+    uint64_t  n;
+
     *inserted = 0;
     *rejected = 0;
+
+    /*
+     * The key sets alone first, so that a call row at fault does not
+     * hold them back; their savepoints keep them from failing the calls.
+     * Refused even so, at COMMIT (a deferred constraint): all of them.
+     */
+    if (d->keys.nsets
+        && llo_pg_copy(pg, NULL, 0, &d->keys, &n, err, errlen) != 0)
+    {
+        if (!pg->data_error) {
+            return -1;
+        }
+
+        llo_keysets_reject(&d->keys, err);
+    }
+
+    if (d->nrows == 0) {
+        return 0;
+    }
 
     if (llo_pg_partitions(pg, d->months, d->nmonths, err, errlen) != 0) {
         return -1;
@@ -318,7 +359,8 @@ llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     start = d->row_off[lo];
     end = hi < d->nrows ? d->row_off[hi] : d->copy.len;
 
-    if (llo_pg_copy(pg, d->copy.data + start, end - start, &n, err, errlen)
+    if (llo_pg_copy(pg, d->copy.data + start, end - start, NULL, &n, err,
+                    errlen)
         == 0)
     {
         *inserted += n;

@@ -14,6 +14,7 @@
 #include "llo_ring.h"
 #include "llo_eval_conf.h"
 #include "llo_eval_copy.h"
+#include "llo_eval_keys.h"
 #include "llo_eval_pg.h"
 
 
@@ -41,13 +42,14 @@ typedef struct {
     int                *months;
     size_t              nmonths;
     size_t              months_cap;
+    llo_keysets_t       keys;           /* its LLO_KIND_KEYS records */
 
     /* since start */
     uint64_t            records;        /* taken from the ring */
     uint64_t            inserted;
     uint64_t            duplicates;     /* already in the table */
     uint64_t            bad;            /* undecodable or rejected */
-    uint64_t            skipped;        /* not LLO_KIND_CALL */
+    uint64_t            skipped;        /* of a kind not stored */
     uint64_t            batches;
 } llo_drain_t;
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "llo_eval_copy.h"
+#include "llo_eval_keys.h"
 #include "llo_eval_log.h"
 #include "llo_eval_pg.h"
 
@@ -26,8 +27,6 @@ static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
 static int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
 static void llo_pg_rollback(llo_pg_t *pg);
 static int llo_pg_month_next(int m);
-static int llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what,
-    char *err, size_t errlen);
 static void llo_pg_notice(void *arg, const char *message);
 static int llo_pg_sql_files(const char *dir, char ***names, size_t *n,
     char *err, size_t errlen);
@@ -179,9 +178,7 @@ llo_pg_month_next(int m)
 }
 
 
-/* fill err from res (which may be NULL) or the connection, clear res */
-
-static int
+int
 llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
     size_t errlen)
 {
@@ -224,8 +221,8 @@ llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
 
 
 int
-llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
-    char *err, size_t errlen)
+llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
+    uint64_t *inserted, char *err, size_t errlen)
 {
     int        rc;
     char       sql[1536];
@@ -306,6 +303,11 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
 
     *inserted = strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
+
+    /* the same COMMIT: the ring is released only when both are stored */
+    if (keys != NULL && llo_keysets_apply(keys, pg, err, errlen) != 0) {
+        goto failed;
+    }
 
     if (llo_pg_commit(pg, err, errlen) != 0) {
         goto failed;

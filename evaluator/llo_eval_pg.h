@@ -31,6 +31,10 @@ typedef struct {
 } llo_pg_t;
 
 
+/* the key sets of a batch: llo_eval_keys.h */
+typedef struct llo_keysets_s  llo_keysets_t;
+
+
 int llo_pg_connect(llo_pg_t *pg, const char *conninfo, char *err,
     size_t errlen);
 void llo_pg_close(llo_pg_t *pg);
@@ -66,14 +70,22 @@ void llo_pg_forget_partitions(llo_pg_t *pg);
 /*
  * In one transaction: COPY the rows (COPY text format, the columns of
  * llo_copy_columns()) into the session's stage table, move them into
- * llm_requests skipping ids already there, COMMIT.  *inserted is the
- * number of new rows.  On failure returns -1 with err, the transaction
- * is rolled back, and pg->data_error tells whether the rows were at
- * fault (a data or constraint error on a live connection) rather than
- * the connection or the server.
+ * llm_requests skipping ids already there, apply the key sets (keys may
+ * be NULL; see llo_keysets_apply()), COMMIT.  *inserted is the number of
+ * new rows.  On failure returns -1 with err, the transaction is rolled
+ * back, and pg->data_error tells whether the rows were at fault (a data
+ * or constraint error on a live connection) rather than the connection
+ * or the server.
  */
 int llo_pg_copy(llo_pg_t *pg, const char *data, size_t len,
-    uint64_t *inserted, char *err, size_t errlen);
+    llo_keysets_t *keys, uint64_t *inserted, char *err, size_t errlen);
+
+/*
+ * Fill err from res (which may be NULL) or the connection, set
+ * pg->data_error by the SQLSTATE, clear res; returns -1.
+ */
+int llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
+    size_t errlen);
 
 
 #endif /* _LLO_EVAL_PG_H_INCLUDED_ */

@@ -25,6 +25,7 @@
 #include "llo_ring.h"
 #include "llo_eval_conf.h"
 #include "llo_eval_drain.h"
+#include "llo_eval_keygen.h"
 #include "llo_eval_log.h"
 #include "llo_eval_pg.h"
 
@@ -116,7 +117,7 @@ main(int argc, char **argv)
     dump = 0;
     rc = 1;
 
-    while ((c = getopt(argc, argv, "c:o:tTh")) != -1) {
+    while ((c = getopt(argc, argv, "+c:o:tTh")) != -1) {
         switch (c) {
 
         case 'c':
@@ -148,6 +149,12 @@ main(int argc, char **argv)
     }
 
     cmd = optind < argc ? argv[optind++] : "run";
+
+    /* keygen needs no configuration and takes arguments of its own */
+    if (strcmp(cmd, "keygen") == 0) {
+        rc = llo_keygen(argc - optind, argv + optind);
+        goto done;
+    }
 
     for (command = llo_commands; command->name; command++) {
         if (strcmp(command->name, cmd) == 0) {
@@ -221,6 +228,10 @@ llo_usage(FILE *f)
         "  drain      drain the ring until it is empty, then exit\n"
         "  migrate    apply the pending sql_dir migrations\n"
         "  ring-stat  print the ring's counters, one \"name value\" a "
+        "line\n"
+        "  keygen --name NAME [team=T] [models=M,..] [rpm=N] [tpm=N] [tpd=N]\n"
+        "         [budget=USD/day|/month] [expires=YYYY-MM-DD]\n"
+        "             print a new API key, once, and its llm_observer_key "
         "line\n"
         "\n"
         "options:\n"

@@ -1,5 +1,19 @@
 /*
  * llm-observer request and response extraction: see llo_parse.h.
+ *
+ * One JSON walker serves every API: yajl reports each value with its path
+ * ("choices[].delta.content"), and a table per API says what the path
+ * means.  Three things a path alone cannot say are handled around it:
+ *
+ *   - whether a string is answer text can depend on a sibling key that
+ *     may come after it ("type":"output_text", Gemini's "thought":true):
+ *     the string waits, copied, until its object closes (a gate);
+ *   - what an SSE event means can depend on its name ("event:" line) or
+ *     its top-level "type": that is settled when the event ends;
+ *   - some providers send counts in parts (Anthropic's input is three
+ *     numbers, Gemini's output two): the parts are kept and the sums
+ *     made again each time one arrives, so a repeated (cumulative) count
+ *     overwrites and is never added twice.
  */
 
 #include <stdio.h>
@@ -25,6 +39,8 @@
 #define LLO_V_BOOL              1
 #define LLO_V_NUMBER            2
 #define LLO_V_STRING            3
+#define LLO_V_MAP               4       /* a container starts here */
+#define LLO_V_ARRAY             5
 
 
 typedef enum {
@@ -41,11 +57,37 @@ typedef enum {
     LLO_F_ERR_TYPE,
     LLO_F_ERR_MSG,
 
+    LLO_F_ERR_CODE,             /* error_type, unless a "type" gave one */
+    LLO_F_STATUS,               /* finish_reason, unless a reason gave one */
+    LLO_F_TEXT_IF_TYPE,         /* text if the object's gate opens */
+    LLO_F_TEXT_UNLESS_THOUGHT,  /* text unless the object is a thought */
+    LLO_F_GATE_TYPE,            /* the object's "type": opens on accept */
+    LLO_F_GATE_THOUGHT,         /* Gemini "thought": true closes */
+    LLO_F_EV_TYPE,              /* an SSE event's top-level "type" */
+    LLO_F_EV_STATUS,            /* kept until the event's type is known */
+    LLO_F_EV_REASON,
+    LLO_F_EV_CODE,
+    LLO_F_EV_MSG,
+    LLO_F_A_IN,                 /* Anthropic input_tokens */
+    LLO_F_A_CC,                 /* cache_creation_input_tokens */
+    LLO_F_A_CR,                 /* cache_read_input_tokens */
+    LLO_F_G_CAND,               /* Gemini candidatesTokenCount */
+    LLO_F_G_THOUGHTS,           /* thoughtsTokenCount */
+
     LLO_F_REQ_MODEL,
     LLO_F_REQ_STREAM,
     LLO_F_REQ_USAGE,
+    LLO_F_REQ_OPTIONS,          /* the key is there, whatever its value */
     LLO_F_REQ_MAX,
-    LLO_F_REQ_TEXT
+    LLO_F_REQ_TEXT,             /* prompt text, and counted */
+    LLO_F_REQ_COUNT,            /* counted only (role, tool_call_id) */
+    LLO_F_REQ_NAME,             /* counted, and 1 of framing */
+    LLO_F_REQ_MSG,              /* a message (an object) starts */
+    LLO_F_REQ_PROMPT,           /* a prompt string or a token id */
+    LLO_F_REQ_INSTR,            /* Responses "instructions" */
+    LLO_F_REQ_INPUT,            /* Responses "input" as a string */
+
+    LLO_F_MAX
 } llo_path_field_e;
 
 
@@ -53,12 +95,28 @@ typedef struct {
     const char         *path;
     size_t              len;
     llo_path_field_e    field;
+    const char         *accept;         /* the "type" that opens a gate */
+    unsigned            wild:1;         /* "a[]." matches "a[].<any key>" */
 } llo_path_map_t;
 
 
-#define llo_pm(s, f)  { s, sizeof(s) - 1, f }
+#define llo_pm(s, f)     { s, sizeof(s) - 1, f, NULL, 0 }
+#define llo_pa(s, f, a)  { s, sizeof(s) - 1, f, a, 0 }
+#define llo_pw(s, f)     { s, sizeof(s) - 1, f, NULL, 1 }
 
-static const llo_path_map_t  llo_resp_paths[] = {
+/* streamGenerateContent without alt=sse is one JSON array of responses */
+#define llo_pg(s, f)     llo_pm(s, f), llo_pm("[]." s, f)
+#define llo_pga(s, f, a) llo_pa(s, f, a), llo_pa("[]." s, f, a)
+
+#define llo_pm_end       { NULL, 0, LLO_F_NONE, NULL, 0 }
+
+
+/*
+ * OpenAI chat completions.  The completions and error paths are here too:
+ * an OpenAI endpoint the URI does not name is parsed as chat.
+ */
+
+static const llo_path_map_t  llo_resp_chat[] = {
     llo_pm("id", LLO_F_ID),
     llo_pm("model", LLO_F_MODEL),
     llo_pm("choices[].finish_reason", LLO_F_FINISH),
@@ -74,22 +132,235 @@ static const llo_path_map_t  llo_resp_paths[] = {
     llo_pm("error.type", LLO_F_ERR_TYPE),
     llo_pm("error.message", LLO_F_ERR_MSG),
     llo_pm("error", LLO_F_ERR_MSG),
-    { NULL, 0, LLO_F_NONE }
+    llo_pm_end
 };
 
-static const llo_path_map_t  llo_req_paths[] = {
-    llo_pm("model", LLO_F_REQ_MODEL),
-    llo_pm("stream", LLO_F_REQ_STREAM),
-    llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE),
+static const llo_path_map_t  llo_resp_completions[] = {
+    llo_pm("id", LLO_F_ID),
+    llo_pm("model", LLO_F_MODEL),
+    llo_pm("choices[].finish_reason", LLO_F_FINISH),
+    llo_pm("choices[].text", LLO_F_TEXT),
+    llo_pm("usage.prompt_tokens", LLO_F_PT),
+    llo_pm("usage.completion_tokens", LLO_F_CT),
+    llo_pm("usage.total_tokens", LLO_F_TT),
+    llo_pm("usage.prompt_tokens_details.cached_tokens", LLO_F_CACHED),
+    llo_pm("usage.completion_tokens_details.reasoning_tokens",
+           LLO_F_REASONING),
+    llo_pm("error.type", LLO_F_ERR_TYPE),
+    llo_pm("error.message", LLO_F_ERR_MSG),
+    llo_pm("error", LLO_F_ERR_MSG),
+    llo_pm_end
+};
+
+/* data[].embedding[] is thousands of numbers: nothing here matches them */
+
+static const llo_path_map_t  llo_resp_embeddings[] = {
+    llo_pm("model", LLO_F_MODEL),
+    llo_pm("usage.prompt_tokens", LLO_F_PT),
+    llo_pm("usage.total_tokens", LLO_F_TT),
+    llo_pm("error.type", LLO_F_ERR_TYPE),
+    llo_pm("error.message", LLO_F_ERR_MSG),
+    llo_pm("error", LLO_F_ERR_MSG),
+    llo_pm_end
+};
+
+/*
+ * OpenAI responses.  The body is the response object; a stream's events
+ * carry it under "response" (created, in_progress, and the terminal
+ * completed / incomplete / failed, whose output[] repeats the text the
+ * deltas brought: "response.output[]" is deliberately not here).  Text is
+ * the "delta" of response.output_text.delta events only, and the type
+ * comes from the event: line, or from "type" when there is none.
+ */
+
+static const llo_path_map_t  llo_resp_responses[] = {
+    llo_pm("id", LLO_F_ID),
+    llo_pm("model", LLO_F_MODEL),
+    llo_pm("status", LLO_F_STATUS),
+    llo_pm("incomplete_details.reason", LLO_F_FINISH),
+    llo_pm("output[].content[].text", LLO_F_TEXT_IF_TYPE),
+    llo_pa("output[].content[].type", LLO_F_GATE_TYPE, "output_text"),
+    llo_pm("usage.input_tokens", LLO_F_PT),
+    llo_pm("usage.output_tokens", LLO_F_CT),
+    llo_pm("usage.total_tokens", LLO_F_TT),
+    llo_pm("usage.input_tokens_details.cached_tokens", LLO_F_CACHED),
+    llo_pm("usage.output_tokens_details.reasoning_tokens", LLO_F_REASONING),
+    llo_pm("error.type", LLO_F_ERR_TYPE),
+    llo_pm("error.code", LLO_F_ERR_CODE),
+    llo_pm("error.message", LLO_F_ERR_MSG),
+
+    llo_pa("type", LLO_F_EV_TYPE, "response.output_text.delta"),
+    llo_pm("delta", LLO_F_TEXT_IF_TYPE),
+    llo_pm("response.id", LLO_F_ID),
+    llo_pm("response.model", LLO_F_MODEL),
+    llo_pm("response.status", LLO_F_EV_STATUS),
+    llo_pm("response.incomplete_details.reason", LLO_F_EV_REASON),
+    llo_pm("response.usage.input_tokens", LLO_F_PT),
+    llo_pm("response.usage.output_tokens", LLO_F_CT),
+    llo_pm("response.usage.total_tokens", LLO_F_TT),
+    llo_pm("response.usage.input_tokens_details.cached_tokens",
+           LLO_F_CACHED),
+    llo_pm("response.usage.output_tokens_details.reasoning_tokens",
+           LLO_F_REASONING),
+    llo_pm("response.error.code", LLO_F_ERR_CODE),
+    llo_pm("response.error.message", LLO_F_ERR_MSG),
+
+    /* an "error" event: {"type":"error","code":...,"message":...}; other
+     * events have a top-level "code" too (code interpreter) */
+    llo_pm("code", LLO_F_EV_CODE),
+    llo_pm("message", LLO_F_EV_MSG),
+    llo_pm_end
+};
+
+/*
+ * Anthropic messages.  The body is the message; a stream sends it in
+ * message_start (no content yet), then content_block_start/_delta (text
+ * only in "text" blocks and "text_delta" deltas: thinking, tool input and
+ * signatures are not answer text), then message_delta with the stop
+ * reason and usage counts that replace the earlier ones.
+ */
+
+static const llo_path_map_t  llo_resp_messages[] = {
+    llo_pm("id", LLO_F_ID),
+    llo_pm("model", LLO_F_MODEL),
+    llo_pm("stop_reason", LLO_F_FINISH),
+    llo_pm("content[].text", LLO_F_TEXT_IF_TYPE),
+    llo_pa("content[].type", LLO_F_GATE_TYPE, "text"),
+    llo_pm("usage.input_tokens", LLO_F_A_IN),
+    llo_pm("usage.cache_creation_input_tokens", LLO_F_A_CC),
+    llo_pm("usage.cache_read_input_tokens", LLO_F_A_CR),
+    llo_pm("usage.output_tokens", LLO_F_CT),
+    llo_pm("error.type", LLO_F_ERR_TYPE),
+    llo_pm("error.message", LLO_F_ERR_MSG),
+
+    llo_pm("type", LLO_F_EV_TYPE),
+    llo_pm("message.id", LLO_F_ID),
+    llo_pm("message.model", LLO_F_MODEL),
+    llo_pm("message.content[].text", LLO_F_TEXT_IF_TYPE),
+    llo_pa("message.content[].type", LLO_F_GATE_TYPE, "text"),
+    llo_pm("message.usage.input_tokens", LLO_F_A_IN),
+    llo_pm("message.usage.cache_creation_input_tokens", LLO_F_A_CC),
+    llo_pm("message.usage.cache_read_input_tokens", LLO_F_A_CR),
+    llo_pm("message.usage.output_tokens", LLO_F_CT),
+    llo_pm("content_block.text", LLO_F_TEXT_IF_TYPE),
+    llo_pa("content_block.type", LLO_F_GATE_TYPE, "text"),
+    llo_pm("delta.text", LLO_F_TEXT_IF_TYPE),
+    llo_pa("delta.type", LLO_F_GATE_TYPE, "text_delta"),
+    llo_pm("delta.stop_reason", LLO_F_FINISH),
+    llo_pm_end
+};
+
+/*
+ * Gemini generateContent and streamGenerateContent: each SSE event, and
+ * each element of the JSON array streamGenerateContent sends without
+ * alt=sse, is a whole response; usageMetadata is cumulative.
+ */
+
+static const llo_path_map_t  llo_resp_gemini[] = {
+    llo_pg("responseId", LLO_F_ID),
+    llo_pg("modelVersion", LLO_F_MODEL),
+    llo_pg("candidates[].finishReason", LLO_F_FINISH),
+    llo_pg("candidates[].content.parts[].text", LLO_F_TEXT_UNLESS_THOUGHT),
+    llo_pg("candidates[].content.parts[].thought", LLO_F_GATE_THOUGHT),
+    llo_pg("usageMetadata.promptTokenCount", LLO_F_PT),
+    llo_pg("usageMetadata.cachedContentTokenCount", LLO_F_CACHED),
+    llo_pg("usageMetadata.candidatesTokenCount", LLO_F_G_CAND),
+    llo_pg("usageMetadata.thoughtsTokenCount", LLO_F_G_THOUGHTS),
+    llo_pg("usageMetadata.totalTokenCount", LLO_F_TT),
+    llo_pg("error.status", LLO_F_ERR_TYPE),
+    llo_pg("error.message", LLO_F_ERR_MSG),
+    llo_pm_end
+};
+
+
+/* the keys every JSON request may have; Gemini's differ (see below) */
+
+#define llo_req_common                                                        \
+    llo_pm("model", LLO_F_REQ_MODEL),                                         \
+    llo_pm("stream", LLO_F_REQ_STREAM),                                       \
+    llo_pm("stream_options", LLO_F_REQ_OPTIONS),                              \
+    llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE)
+
+/* every string of a message is counted (tiktoken's cookbook) */
+
+static const llo_path_map_t  llo_req_chat[] = {
+    llo_req_common,
     llo_pm("max_tokens", LLO_F_REQ_MAX),
     llo_pm("max_completion_tokens", LLO_F_REQ_MAX),
+    llo_pm("messages[]", LLO_F_REQ_MSG),
     llo_pm("messages[].content", LLO_F_REQ_TEXT),
     llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
-    llo_pm("prompt", LLO_F_REQ_TEXT),
-    llo_pm("prompt[]", LLO_F_REQ_TEXT),
-    llo_pm("input", LLO_F_REQ_TEXT),
-    llo_pm("input[]", LLO_F_REQ_TEXT),
-    { NULL, 0, LLO_F_NONE }
+    llo_pm("messages[].name", LLO_F_REQ_NAME),
+    llo_pw("messages[].", LLO_F_REQ_COUNT),
+    llo_pm_end
+};
+
+static const llo_path_map_t  llo_req_completions[] = {
+    llo_req_common,
+    llo_pm("max_tokens", LLO_F_REQ_MAX),
+    llo_pm("prompt", LLO_F_REQ_PROMPT),
+    llo_pm("prompt[]", LLO_F_REQ_PROMPT),
+    llo_pm("prompt[][]", LLO_F_REQ_PROMPT),
+    llo_pm_end
+};
+
+static const llo_path_map_t  llo_req_embeddings[] = {
+    llo_req_common,
+    llo_pm("input", LLO_F_REQ_PROMPT),
+    llo_pm("input[]", LLO_F_REQ_PROMPT),
+    llo_pm("input[][]", LLO_F_REQ_PROMPT),
+    llo_pm_end
+};
+
+static const llo_path_map_t  llo_req_responses[] = {
+    llo_req_common,
+    llo_pm("max_output_tokens", LLO_F_REQ_MAX),
+    llo_pm("instructions", LLO_F_REQ_INSTR),
+    llo_pm("input", LLO_F_REQ_INPUT),
+    llo_pm("input[]", LLO_F_REQ_MSG),
+    llo_pm("input[].role", LLO_F_REQ_COUNT),
+    llo_pm("input[].content", LLO_F_REQ_TEXT),
+    llo_pm("input[].content[].text", LLO_F_REQ_TEXT),
+    llo_pm_end
+};
+
+static const llo_path_map_t  llo_req_messages[] = {
+    llo_req_common,
+    llo_pm("max_tokens", LLO_F_REQ_MAX),
+    llo_pm("system", LLO_F_REQ_TEXT),
+    llo_pm("system[].text", LLO_F_REQ_TEXT),
+    llo_pm("messages[]", LLO_F_REQ_MSG),
+    llo_pm("messages[].content", LLO_F_REQ_TEXT),
+    llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
+    llo_pm_end
+};
+
+/*
+ * The model and streaming are in Gemini's URI, not its body; its JSON
+ * parser takes proto field names too, and Google's own examples use both
+ * spellings.
+ */
+
+static const llo_path_map_t  llo_req_gemini[] = {
+    llo_pm("contents[]", LLO_F_REQ_MSG),
+    llo_pm("contents[].parts[].text", LLO_F_REQ_TEXT),
+    llo_pm("systemInstruction.parts[].text", LLO_F_REQ_TEXT),
+    llo_pm("system_instruction.parts[].text", LLO_F_REQ_TEXT),
+    llo_pm("generationConfig.maxOutputTokens", LLO_F_REQ_MAX),
+    llo_pm("generationConfig.max_output_tokens", LLO_F_REQ_MAX),
+    llo_pm("generation_config.maxOutputTokens", LLO_F_REQ_MAX),
+    llo_pm("generation_config.max_output_tokens", LLO_F_REQ_MAX),
+    llo_pm_end
+};
+
+
+static const char  *llo_provider_names[] = {
+    "unknown", "openai", "anthropic", "gemini"
+};
+
+static const char  *llo_api_names[] = {
+    "unknown", "chat", "completions", "responses", "embeddings", "messages",
+    "generate"
 };
 
 
@@ -106,21 +377,24 @@ typedef struct {
 
 typedef struct llo_json_s  llo_json_t;
 
-typedef void (*llo_value_pt)(llo_json_t *j, llo_path_field_e f,
+typedef void (*llo_value_pt)(llo_json_t *j, const llo_path_map_t *m,
     int type, const uint8_t *v, size_t len);
+typedef void (*llo_close_pt)(llo_json_t *j, int depth);
 
 struct llo_json_s {
     llo_path_t          path;
     const llo_path_map_t *map;
     llo_value_pt        value;
+    llo_close_pt        close;          /* a container at depth ends */
     void               *data;
     yajl_handle         yajl;
     int                 too_deep;
+    unsigned            containers:1;   /* report container starts too */
 
     /* template learning, used by the SSE event parser */
     yajl_handle         learn_yajl;
     int                 learn_seen;     /* interesting values so far */
-    unsigned            learn_mask;     /* which fields, one bit each */
+    uint64_t            learn_mask;     /* which fields, one bit each */
     size_t              learn_key_end;
     size_t              learn_text_end;
 };
@@ -139,19 +413,73 @@ typedef struct {
 } llo_tmpl_t;
 
 
+/* a string kept for the estimate: cbuf[off .. off + len) */
+
+typedef struct {
+    size_t              off;
+    size_t              len;
+} llo_piece_t;
+
+
 struct llo_req_parser_s {
     llo_req_t           res;
     llo_json_t          json;
+    int                 api;
     unsigned            failed:1;
+    unsigned            parsed:1;       /* the whole body was JSON */
+    unsigned            no_count:1;     /* no estimate will be asked for */
+
+    /* the estimate: framing + ids + the count of each piece */
+    int64_t             framing;
+    int64_t             ids;            /* token ids sent as numbers */
+    uint64_t            framed;         /* messages with framing */
+    uint8_t            *cbuf;
+    size_t              clen;
+    size_t              ccap;
+    llo_piece_t        *pieces;
+    size_t              npieces;
+    size_t              pcap;
 };
 
 
 struct llo_resp_parser_s {
     llo_resp_t          res;
+    int                 api;
     int                 body;
     int                 skim;
     unsigned            failed:1;       /* stop feeding the parser */
     unsigned            body_failed:1;  /* stop parsing, keep counting */
+    unsigned            err_type_strong:1;  /* from a "type", not a code */
+    unsigned            finish_strong:1;    /* from a reason, not a status */
+
+    llo_text_pt         on_text;
+    void               *on_text_data;
+
+    /* counts that arrive in parts */
+    int64_t             a_in;
+    int64_t             a_cc;
+    int64_t             a_cr;
+    int64_t             g_cand;
+    int64_t             g_thoughts;
+
+    /* each open object's gate: -1 not yet known, 0 closed, 1 open; and
+     * the text waiting for one */
+    int8_t              gate[LLO_MAX_DEPTH + 1];
+    unsigned            gate_fixed:1;   /* the event: line set gate[1] */
+    unsigned            pend_dfl:1;     /* no gate by the end: text? */
+    int                 pend_depth;     /* 0: nothing waits */
+    uint8_t            *pend;
+    size_t              pend_len;
+    size_t              pend_cap;
+
+    /* the SSE event being parsed */
+    llo_sstr_t          ev_name;        /* its event: line */
+    llo_sstr_t          ev_type;        /* its top-level "type" */
+    llo_sstr_t          ev_status;
+    llo_sstr_t          ev_reason;
+    llo_sstr_t          ev_code;
+    llo_mstr_t          ev_msg;
+    uint64_t            ev_end;         /* just past its blank line */
 
     /* gzip */
     z_stream           *zs;
@@ -187,23 +515,40 @@ static int llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
 static void llo_text_append(llo_text_t *t, const void *s, size_t n, int sep);
 static int llo_text_init(llo_text_t *t, size_t cap);
 static void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
+static int llo_sstr_is(const llo_sstr_t *s, const char *lit);
 static void llo_mstr_set(llo_mstr_t *s, const void *v, size_t len);
 static int llo_int(const uint8_t *v, size_t len, int64_t *out);
-static void llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
+static int llo_ends(const uint8_t *s, size_t len, const char *suffix);
+static int llo_contains(const uint8_t *s, size_t len, const char *what);
+static int llo_gemini_uri(const uint8_t *uri, size_t len, llo_sstr_t *model);
+static int llo_openai_api(const uint8_t *uri, size_t len);
+static void llo_req_piece(llo_req_parser_t *p, const void *s, size_t len);
+static void llo_req_text(llo_req_parser_t *p, const uint8_t *v, size_t len);
+static void llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
     const uint8_t *v, size_t len);
-static void llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
+static void llo_resp_text(llo_resp_parser_t *p, const uint8_t *s, size_t n);
+static void llo_resp_derive(llo_resp_parser_t *p);
+static void llo_resp_gated(llo_resp_parser_t *p, int depth, int dfl,
     const uint8_t *v, size_t len);
+static void llo_resp_close(llo_json_t *j, int depth);
+static void llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
+    const uint8_t *v, size_t len);
+static void llo_resp_event_end(llo_resp_parser_t *p);
 static void llo_resp_body(llo_resp_parser_t *p, const uint8_t *data,
     size_t len);
 static void llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data,
     size_t len);
 static void llo_sse_line(llo_resp_parser_t *p, const uint8_t *line,
-    size_t len, int in_place, uint64_t offset);
+    size_t len, int in_place, uint64_t offset, uint64_t end);
 static void llo_sse_dispatch(llo_resp_parser_t *p);
 static int llo_sse_keep(llo_resp_parser_t *p);
 static int llo_grow(uint8_t **buf, size_t *cap, size_t need);
 static int llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
 static void llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
+
+
+/* the skimmer's learning keeps one bit per field */
+typedef char  llo_field_bits_fit[LLO_F_MAX <= 64 ? 1 : -1];
 
 
 /* -- small helpers -------------------------------------------------------- */
@@ -358,6 +703,14 @@ llo_sstr_set(llo_sstr_t *s, const void *v, size_t len)
 }
 
 
+static int
+llo_sstr_is(const llo_sstr_t *s, const char *lit)
+{
+    return s->set && s->len == strlen(lit)
+           && memcmp(s->data, lit, s->len) == 0;
+}
+
+
 static void
 llo_mstr_set(llo_mstr_t *s, const void *v, size_t len)
 {
@@ -434,13 +787,38 @@ llo_grow(uint8_t **buf, size_t *cap, size_t need)
 static void
 llo_json_value(llo_json_t *j, int type, const uint8_t *v, size_t len)
 {
+    size_t                 k;
     const llo_path_map_t  *m;
 
     for (m = j->map; m->path; m++) {
-        if (m->len == j->path.len
-            && memcmp(m->path, j->path.path, m->len) == 0)
+
+        if (!m->wild) {
+            if (m->len == j->path.len
+                && memcmp(m->path, j->path.path, m->len) == 0)
+            {
+                j->value(j, m, type, v, len);
+                return;
+            }
+
+            continue;
+        }
+
+        /* "messages[]." and one key more, however named */
+
+        if (j->path.len <= m->len
+            || memcmp(m->path, j->path.path, m->len) != 0)
         {
-            j->value(j, m->field, type, v, len);
+            continue;
+        }
+
+        for (k = m->len; k < j->path.len; k++) {
+            if (j->path.path[k] == '.' || j->path.path[k] == '[') {
+                break;
+            }
+        }
+
+        if (k == j->path.len) {
+            j->value(j, m, type, v, len);
             return;
         }
     }
@@ -486,6 +864,11 @@ llo_json_push(llo_json_t *j, int type)
 
     p = &j->path;
 
+    if (j->containers) {
+        llo_json_value(j, type == LLO_J_MAP ? LLO_V_MAP : LLO_V_ARRAY,
+                       NULL, 0);
+    }
+
     if (p->depth == LLO_MAX_DEPTH) {
         j->too_deep = 1;
         return 0;
@@ -512,6 +895,10 @@ llo_json_pop(llo_json_t *j)
     p = &j->path;
 
     if (p->depth > 0) {
+        if (j->close) {
+            j->close(j, p->depth);
+        }
+
         p->depth--;
         p->len = p->base[p->depth];
     }
@@ -665,19 +1052,317 @@ llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
 }
 
 
+/* -- providers and APIs ---------------------------------------------------- */
+
+
+const char *
+llo_provider_name(int provider)
+{
+    if (provider < 0
+        || provider >= (int) (sizeof(llo_provider_names)
+                              / sizeof(llo_provider_names[0])))
+    {
+        return llo_provider_names[LLO_PROV_UNKNOWN];
+    }
+
+    return llo_provider_names[provider];
+}
+
+
+const char *
+llo_api_name(int api)
+{
+    if (api < 0
+        || api >= (int) (sizeof(llo_api_names) / sizeof(llo_api_names[0])))
+    {
+        return llo_api_names[LLO_API_UNKNOWN];
+    }
+
+    return llo_api_names[api];
+}
+
+
+static int
+llo_ends(const uint8_t *s, size_t len, const char *suffix)
+{
+    size_t  n;
+
+    n = strlen(suffix);
+
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+
+static int
+llo_contains(const uint8_t *s, size_t len, const char *what)
+{
+    size_t  i, n;
+
+    n = strlen(what);
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(s + i, what, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * ".../models/<model>:generateContent" or ":streamGenerateContent" (also
+ * tunedModels/, and Vertex AI's .../publishers/google/models/<model>:...).
+ * The model segment is kept as sent, percent-escapes and all.
+ */
+
+static int
+llo_gemini_uri(const uint8_t *uri, size_t len, llo_sstr_t *model)
+{
+    size_t  colon, start;
+
+    if (llo_ends(uri, len, ":generateContent")) {
+        colon = len - (sizeof(":generateContent") - 1);
+
+    } else if (llo_ends(uri, len, ":streamGenerateContent")) {
+        colon = len - (sizeof(":streamGenerateContent") - 1);
+
+    } else {
+        return 0;
+    }
+
+    start = colon;
+
+    while (start > 0 && uri[start - 1] != '/') {
+        start--;
+    }
+
+    if (start == colon
+        || (!(llo_ends(uri, start, "models/")
+              && (start == 7 || uri[start - 8] == '/'))
+            && !(llo_ends(uri, start, "tunedModels/")
+                 && (start == 12 || uri[start - 13] == '/'))))
+    {
+        return 0;
+    }
+
+    if (model) {
+        llo_sstr_set(model, uri + start, colon - start);
+    }
+
+    return 1;
+}
+
+
+/* chat is tested before completions: it ends with "/completions" too */
+
+static int
+llo_openai_api(const uint8_t *uri, size_t len)
+{
+    if (llo_ends(uri, len, "/chat/completions")) {
+        return LLO_API_CHAT;
+    }
+
+    if (llo_ends(uri, len, "/completions")) {
+        return LLO_API_COMPLETIONS;
+    }
+
+    if (llo_ends(uri, len, "/responses")) {
+        return LLO_API_RESPONSES;
+    }
+
+    if (llo_ends(uri, len, "/embeddings")) {
+        return LLO_API_EMBEDDINGS;
+    }
+
+    return LLO_API_UNKNOWN;
+}
+
+
+int
+llo_api_detect(const uint8_t *uri, size_t len, int *provider,
+    llo_sstr_t *model)
+{
+    int     api, prov;
+    size_t  k;
+
+    api = LLO_API_UNKNOWN;
+    prov = LLO_PROV_UNKNOWN;
+
+    if (llo_gemini_uri(uri, len, model)) {
+        api = LLO_API_GEMINI;
+        prov = LLO_PROV_GEMINI;
+
+    } else {
+        api = llo_openai_api(uri, len);
+
+        if (api != LLO_API_UNKNOWN) {
+            prov = LLO_PROV_OPENAI;
+
+        } else if (llo_ends(uri, len, "/messages")) {
+
+            /* OpenAI's assistants have /threads/<id>/messages */
+
+            k = len - (sizeof("/messages") - 1);
+
+            while (k > 0 && uri[k - 1] != '/') {
+                k--;
+            }
+
+            if (!llo_ends(uri, k, "/threads/")) {
+                api = LLO_API_MESSAGES;
+                prov = LLO_PROV_ANTHROPIC;
+            }
+        }
+    }
+
+    if (provider) {
+        *provider = prov;
+    }
+
+    return api;
+}
+
+
+/*
+ * The provider is known: the URI only chooses among its endpoints.
+ * Anthropic's count_tokens and batches answer in other shapes.
+ */
+
+int
+llo_api_for(int provider, const uint8_t *uri, size_t len, llo_sstr_t *model)
+{
+    int  api;
+
+    switch (provider) {
+
+    case LLO_PROV_OPENAI:
+        api = llo_openai_api(uri, len);
+        return api == LLO_API_UNKNOWN ? LLO_API_CHAT : api;
+
+    case LLO_PROV_ANTHROPIC:
+        if (llo_ends(uri, len, "/count_tokens")
+            || llo_contains(uri, len, "/messages/batches"))
+        {
+            return LLO_API_UNKNOWN;
+        }
+
+        return LLO_API_MESSAGES;
+
+    case LLO_PROV_GEMINI:
+        (void) llo_gemini_uri(uri, len, model);
+        return LLO_API_GEMINI;
+
+    default:
+        return llo_api_detect(uri, len, NULL, model);
+    }
+}
+
+
 /* -- requests ------------------------------------------------------------ */
 
 
+/* the path table of each LLO_API_* */
+
+static const llo_path_map_t  *llo_req_maps[] = {
+    NULL, llo_req_chat, llo_req_completions, llo_req_responses,
+    llo_req_embeddings, llo_req_messages, llo_req_gemini
+};
+
+
+/*
+ * Keep a string for llo_req_estimate(), whole.  Once the pieces would
+ * pass LLO_COUNT_MAX bytes no more are kept: the estimate is then short
+ * by what was dropped, and count_trunc says so.
+ */
+
 static void
-llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
+llo_req_piece(llo_req_parser_t *p, const void *s, size_t len)
+{
+    size_t        n;
+    llo_piece_t  *pc;
+
+    /* an empty string has no tokens */
+    if (len == 0 || p->res.count_trunc || p->no_count) {
+        return;
+    }
+
+    if (len > LLO_COUNT_MAX - p->clen
+        || llo_grow(&p->cbuf, &p->ccap, p->clen + len) != 0)
+    {
+        p->res.count_trunc = 1;
+        return;
+    }
+
+    if (p->npieces == p->pcap) {
+        n = p->pcap ? p->pcap * 2 : 16;
+        pc = realloc(p->pieces, n * sizeof(llo_piece_t));
+
+        if (pc == NULL) {
+            p->res.count_trunc = 1;
+            return;
+        }
+
+        p->pieces = pc;
+        p->pcap = n;
+    }
+
+    memcpy(p->cbuf + p->clen, s, len);
+
+    p->pieces[p->npieces].off = p->clen;
+    p->pieces[p->npieces].len = len;
+    p->npieces++;
+    p->clen += len;
+}
+
+
+/* prompt text: in res.text, '\n'-joined and cut; and kept for counting */
+
+static void
+llo_req_text(llo_req_parser_t *p, const uint8_t *v, size_t len)
+{
+    llo_text_append(&p->res.text, v, len, 1);
+    llo_req_piece(p, v, len);
+}
+
+
+/*
+ * What the estimate adds to the pieces' counts (llo_req_estimate()):
+ *
+ *   chat         OpenAI's cookbook (num_tokens_from_messages): each
+ *                message 3, plus every string value of its keys (role,
+ *                content, name, tool_call_id, ..., and the "text" of
+ *                content parts), plus 1 when it has a "name"; 3 more to
+ *                prime the reply.
+ *   responses    "instructions" is a message of its own: 3 + its tokens;
+ *                "input" as a string is one user message: 3 +
+ *                tokens("user") + its tokens; each "input" item is a
+ *                message: 3 + its role + its content (a string, or the
+ *                "text" of its parts); 3 more to prime the reply.
+ *   completions  the tokens of "prompt" (a string or strings); token ids
+ *                sent as numbers count one each.
+ *   embeddings   the same for "input" (also arrays of arrays of ids).
+ *   messages     Anthropic: the tokens of "system" (a string or the
+ *                "text" of its blocks) and of each message's content (a
+ *                string or the "text" of its blocks); no framing.
+ *   generate     Gemini: the tokens of contents[].parts[].text and
+ *                systemInstruction.parts[].text; no framing.
+ *
+ * Tools, images, and tool calls the model made are not counted.
+ */
+
+static void
+llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
     const uint8_t *v, size_t len)
 {
-    int64_t    n;
-    llo_req_t  *r;
+    int64_t            n;
+    llo_req_t         *r;
+    llo_req_parser_t  *p;
 
-    r = &((llo_req_parser_t *) j->data)->res;
+    p = j->data;
+    r = &p->res;
 
-    switch (f) {
+    switch (m->field) {
 
     case LLO_F_REQ_MODEL:
         if (type == LLO_V_STRING) {
@@ -697,15 +1382,74 @@ llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
         }
         break;
 
+    case LLO_F_REQ_OPTIONS:
+        r->stream_options = 1;
+        break;
+
     case LLO_F_REQ_MAX:
         if (type == LLO_V_NUMBER && llo_int(v, len, &n) == 0) {
             r->max_tokens = n;
         }
         break;
 
+    case LLO_F_REQ_MSG:
+        if (type != LLO_V_MAP) {
+            break;
+        }
+
+        r->messages++;
+
+        if (p->api == LLO_API_CHAT || p->api == LLO_API_RESPONSES) {
+            p->framing += 3;
+            p->framed++;
+        }
+
+        break;
+
     case LLO_F_REQ_TEXT:
         if (type == LLO_V_STRING) {
-            llo_text_append(&r->text, v, len, 1);
+            llo_req_text(p, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_COUNT:
+        if (type == LLO_V_STRING) {
+            llo_req_piece(p, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_NAME:
+        if (type == LLO_V_STRING) {
+            p->framing += 1;
+            llo_req_piece(p, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_PROMPT:
+        if (type == LLO_V_STRING) {
+            llo_req_text(p, v, len);
+
+        } else if (type == LLO_V_NUMBER && llo_int(v, len, &n) == 0) {
+            p->ids++;
+        }
+
+        break;
+
+    case LLO_F_REQ_INSTR:
+        if (type == LLO_V_STRING) {
+            p->framing += 3;
+            p->framed++;
+            llo_req_text(p, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_INPUT:
+        if (type == LLO_V_STRING) {
+            r->messages++;
+            p->framing += 3;
+            p->framed++;
+            llo_req_piece(p, "user", 4);
+            llo_req_text(p, v, len);
         }
         break;
 
@@ -716,9 +1460,10 @@ llo_req_value(llo_json_t *j, llo_path_field_e f, int type,
 
 
 llo_req_parser_t *
-llo_req_create(size_t max_text)
+llo_req_create(int api, size_t max_text)
 {
-    llo_req_parser_t  *p;
+    llo_req_parser_t      *p;
+    const llo_path_map_t  *map;
 
     p = calloc(1, sizeof(llo_req_parser_t));
     if (p == NULL) {
@@ -734,7 +1479,19 @@ llo_req_create(size_t max_text)
         return NULL;
     }
 
-    llo_json_init(&p->json, llo_req_paths, llo_req_value, p);
+    map = (api > 0 && api <= LLO_API_GEMINI) ? llo_req_maps[api] : NULL;
+
+    if (map == NULL) {
+        /* bytes only */
+        p->api = LLO_API_UNKNOWN;
+        p->failed = 1;
+        return p;
+    }
+
+    p->api = api;
+
+    llo_json_init(&p->json, map, llo_req_value, p);
+    p->json.containers = 1;
 
     p->json.yajl = llo_json_yajl(&p->json);
     if (p->json.yajl == NULL) {
@@ -789,7 +1546,17 @@ llo_req_finish(llo_req_parser_t *p)
     if (st != yajl_status_ok) {
         snprintf(p->res.error, LLO_ERR_LEN, "request JSON ends early at "
                  "byte %llu", (unsigned long long) p->res.bytes);
+        return;
     }
+
+    p->parsed = 1;
+}
+
+
+void
+llo_req_no_count(llo_req_parser_t *p)
+{
+    p->no_count = 1;
 }
 
 
@@ -797,6 +1564,29 @@ llo_req_t *
 llo_req_result(llo_req_parser_t *p)
 {
     return &p->res;
+}
+
+
+int64_t
+llo_req_estimate(llo_req_parser_t *p, llo_count_pt count, void *data)
+{
+    size_t   i;
+    int64_t  n;
+
+    if (!p->parsed || p->no_count
+        || (p->npieces == 0 && p->framing == 0 && p->ids == 0))
+    {
+        return -1;
+    }
+
+    n = p->framing + p->ids + (p->framed ? 3 : 0);
+
+    for (i = 0; i < p->npieces; i++) {
+        n += (int64_t) count(data, p->cbuf + p->pieces[i].off,
+                             p->pieces[i].len);
+    }
+
+    return n;
 }
 
 
@@ -811,6 +1601,8 @@ llo_req_destroy(llo_req_parser_t *p)
         yajl_free(p->json.yajl);
     }
 
+    free(p->cbuf);
+    free(p->pieces);
     free(p->res.text.data);
     free(p);
 }
@@ -819,14 +1611,145 @@ llo_req_destroy(llo_req_parser_t *p)
 /* -- responses ----------------------------------------------------------- */
 
 
+static const llo_path_map_t  *llo_resp_maps[] = {
+    NULL, llo_resp_chat, llo_resp_completions, llo_resp_responses,
+    llo_resp_embeddings, llo_resp_messages, llo_resp_gemini
+};
+
+
+/* every piece of answer text goes here, from yajl and from the skimmer */
+
 static void
-llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
-    const uint8_t *v, size_t len)
+llo_resp_text(llo_resp_parser_t *p, const uint8_t *s, size_t n)
 {
-    int64_t    n, *dst;
+    if (n == 0) {
+        return;
+    }
+
+    if (p->on_text) {
+        p->on_text(p->on_text_data, s, n);
+    }
+
+    llo_text_append(&p->res.text, s, n, 0);
+}
+
+
+/*
+ * The sums made of parts, again after any part changed.  Anthropic: the
+ * prompt is input + cache creation + cache read (input_tokens counts only
+ * what came after the last cache breakpoint); Gemini: the completion is
+ * candidates + thoughts, as OpenAI's completion includes its reasoning.
+ */
+
+static void
+llo_resp_derive(llo_resp_parser_t *p)
+{
     llo_resp_t  *r;
 
-    r = &((llo_resp_parser_t *) j->data)->res;
+    r = &p->res;
+
+    if (p->api == LLO_API_MESSAGES) {
+
+        if (p->a_in >= 0 || p->a_cc >= 0 || p->a_cr >= 0) {
+            r->prompt_tokens = (p->a_in > 0 ? p->a_in : 0)
+                               + (p->a_cc > 0 ? p->a_cc : 0)
+                               + (p->a_cr > 0 ? p->a_cr : 0);
+        }
+
+        r->cached_tokens = p->a_cr;
+        r->cache_creation_tokens = p->a_cc;
+
+        if (r->prompt_tokens >= 0 && r->completion_tokens >= 0) {
+            r->total_tokens = r->prompt_tokens + r->completion_tokens;
+        }
+
+    } else if (p->api == LLO_API_GEMINI) {
+
+        if (p->g_cand >= 0 || p->g_thoughts >= 0) {
+            r->completion_tokens = (p->g_cand > 0 ? p->g_cand : 0)
+                                   + (p->g_thoughts > 0 ? p->g_thoughts : 0);
+        }
+
+        r->reasoning_tokens = p->g_thoughts;
+    }
+}
+
+
+/*
+ * A string that is answer text only if its object's gate opens.  The gate
+ * (a "type", Gemini's "thought") may come before the string or after it;
+ * after, the string waits, copied, until the object closes.  Only one can
+ * wait: gated strings are leaves, and none of the tables has one inside
+ * the object of another.
+ */
+
+static void
+llo_resp_gated(llo_resp_parser_t *p, int depth, int dfl, const uint8_t *v,
+    size_t len)
+{
+    if (p->gate[depth] >= 0) {
+        if (p->gate[depth]) {
+            llo_resp_text(p, v, len);
+        }
+
+        return;
+    }
+
+    if (p->pend_depth && p->pend_dfl) {
+        llo_resp_text(p, p->pend, p->pend_len);
+    }
+
+    p->pend_depth = 0;
+
+    if (llo_grow(&p->pend, &p->pend_cap, len) != 0) {
+        return;
+    }
+
+    if (len) {
+        memcpy(p->pend, v, len);
+    }
+
+    p->pend_len = len;
+    p->pend_depth = depth;
+    p->pend_dfl = dfl;
+}
+
+
+static void
+llo_resp_close(llo_json_t *j, int depth)
+{
+    int                 text;
+    llo_resp_parser_t  *p;
+
+    p = j->data;
+
+    if (p->pend_depth == depth) {
+        text = p->gate[depth] >= 0 ? p->gate[depth] : p->pend_dfl;
+        p->pend_depth = 0;
+
+        if (text) {
+            llo_resp_text(p, p->pend, p->pend_len);
+        }
+    }
+
+    p->gate[depth] = -1;
+}
+
+
+static void
+llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
+    const uint8_t *v, size_t len)
+{
+    int                 depth;
+    int64_t             n, *dst;
+    llo_resp_t         *r;
+    llo_path_field_e    f;
+    llo_resp_parser_t  *p;
+
+    p = j->data;
+    r = &p->res;
+    f = m->field;
+    depth = j->path.depth;
 
     if (type == LLO_V_NULL) {
         return;
@@ -837,11 +1760,11 @@ llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
 
         /* an id or model that is not a string was not taken: such an
          * event must not become a template that restores the old one */
-        j->learn_mask |= 1u << (type == LLO_V_STRING ? f : LLO_F_NONE);
+        j->learn_mask |= 1ULL << (type == LLO_V_STRING ? f : LLO_F_NONE);
 
         if (f == LLO_F_TEXT && type == LLO_V_STRING && j->learn_seen == 3
-            && j->learn_mask == ((1u << LLO_F_ID) | (1u << LLO_F_MODEL)
-                                 | (1u << LLO_F_TEXT))
+            && j->learn_mask == ((1ULL << LLO_F_ID) | (1ULL << LLO_F_MODEL)
+                                 | (1ULL << LLO_F_TEXT))
             && j->learn_key_end
             && j->path.len == sizeof("choices[].delta.content") - 1
             && memcmp(j->path.path, "choices[].delta", 15) == 0)
@@ -850,45 +1773,119 @@ llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
         }
     }
 
-    dst = NULL;
+    /* the gates first: they take other types than strings */
 
     switch (f) {
 
-    case LLO_F_ID:
-        if (type == LLO_V_STRING) {
+    case LLO_F_GATE_TYPE:
+        p->gate[depth] = type == LLO_V_STRING && len == strlen(m->accept)
+                         && memcmp(v, m->accept, len) == 0;
+        return;
+
+    case LLO_F_GATE_THOUGHT:
+        p->gate[depth] = !(type == LLO_V_BOOL && v[0] == '1');
+        return;
+
+    default:
+        break;
+    }
+
+    dst = NULL;
+
+    if (type == LLO_V_STRING) {
+
+        switch (f) {
+
+        case LLO_F_ID:
             llo_sstr_set(&r->id, v, len);
-        }
-        return;
+            return;
 
-    case LLO_F_MODEL:
-        if (type == LLO_V_STRING) {
+        case LLO_F_MODEL:
             llo_sstr_set(&r->model, v, len);
-        }
-        return;
+            return;
 
-    case LLO_F_FINISH:
-        if (type == LLO_V_STRING) {
+        case LLO_F_FINISH:
             llo_sstr_set(&r->finish_reason, v, len);
-        }
-        return;
+            p->finish_strong = 1;
+            return;
 
-    case LLO_F_TEXT:
-        if (type == LLO_V_STRING) {
-            llo_text_append(&r->text, v, len, 0);
-        }
-        return;
+        case LLO_F_STATUS:
+            if (!p->finish_strong) {
+                llo_sstr_set(&r->finish_reason, v, len);
+            }
+            return;
 
-    case LLO_F_ERR_TYPE:
-        if (type == LLO_V_STRING) {
+        case LLO_F_TEXT:
+            llo_resp_text(p, v, len);
+            return;
+
+        case LLO_F_TEXT_IF_TYPE:
+            llo_resp_gated(p, depth, 0, v, len);
+            return;
+
+        case LLO_F_TEXT_UNLESS_THOUGHT:
+            llo_resp_gated(p, depth, 1, v, len);
+            return;
+
+        case LLO_F_ERR_TYPE:
             llo_sstr_set(&r->error_type, v, len);
-        }
-        return;
+            p->err_type_strong = 1;
+            return;
 
-    case LLO_F_ERR_MSG:
-        if (type == LLO_V_STRING) {
+        case LLO_F_ERR_CODE:
+            if (!p->err_type_strong) {
+                llo_sstr_set(&r->error_type, v, len);
+            }
+            return;
+
+        case LLO_F_ERR_MSG:
             llo_mstr_set(&r->error_message, v, len);
+            return;
+
+        default:
+            break;
         }
-        return;
+
+        /* what an SSE event's type decides, when the event ends */
+
+        if (p->body != LLO_BODY_SSE) {
+            return;
+        }
+
+        switch (f) {
+
+        case LLO_F_EV_TYPE:
+            llo_sstr_set(&p->ev_type, v, len);
+
+            if (m->accept && !p->gate_fixed) {
+                p->gate[depth] = len == strlen(m->accept)
+                                 && memcmp(v, m->accept, len) == 0;
+            }
+
+            return;
+
+        case LLO_F_EV_STATUS:
+            llo_sstr_set(&p->ev_status, v, len);
+            return;
+
+        case LLO_F_EV_REASON:
+            llo_sstr_set(&p->ev_reason, v, len);
+            return;
+
+        case LLO_F_EV_CODE:
+            llo_sstr_set(&p->ev_code, v, len);
+            return;
+
+        case LLO_F_EV_MSG:
+            llo_mstr_set(&p->ev_msg, v, len);
+            return;
+
+        default:
+            return;
+        }
+    }
+
+    switch (f) {
 
     case LLO_F_PT:
         dst = &r->prompt_tokens;
@@ -910,41 +1907,155 @@ llo_resp_value(llo_json_t *j, llo_path_field_e f, int type,
         dst = &r->reasoning_tokens;
         break;
 
+    case LLO_F_A_IN:
+        dst = &p->a_in;
+        break;
+
+    case LLO_F_A_CC:
+        dst = &p->a_cc;
+        break;
+
+    case LLO_F_A_CR:
+        dst = &p->a_cr;
+        break;
+
+    case LLO_F_G_CAND:
+        dst = &p->g_cand;
+        break;
+
+    case LLO_F_G_THOUGHTS:
+        dst = &p->g_thoughts;
+        break;
+
     default:
         return;
     }
 
+    /* a count sent again replaces the old one: streams repeat totals */
+
     if (type == LLO_V_NUMBER && llo_int(v, len, &n) == 0) {
         *dst = n;
         r->usage = 1;
+
+        if (p->api == LLO_API_MESSAGES || p->api == LLO_API_GEMINI) {
+            llo_resp_derive(p);
+        }
+    }
+}
+
+
+/*
+ * An SSE event has been parsed: what its type decides.  The type is the
+ * event: line's, or the top-level "type" when there is no such line.
+ */
+
+static void
+llo_resp_event_end(llo_resp_parser_t *p)
+{
+    llo_resp_t  *r;
+    llo_sstr_t  *t;
+
+    r = &p->res;
+    t = p->ev_name.set ? &p->ev_name : &p->ev_type;
+
+    if (!t->set) {
+        return;
+    }
+
+    switch (p->api) {
+
+    case LLO_API_RESPONSES:
+
+        if (llo_sstr_is(t, "error")) {
+            if (p->ev_code.set && !p->err_type_strong) {
+                r->error_type = p->ev_code;
+            }
+
+            if (p->ev_msg.set) {
+                llo_mstr_set(&r->error_message, p->ev_msg.data,
+                             p->ev_msg.len);
+                r->error_message.truncated = p->ev_msg.truncated;
+            }
+
+            return;
+        }
+
+        if (llo_sstr_is(t, "response.completed")
+            || llo_sstr_is(t, "response.incomplete")
+            || llo_sstr_is(t, "response.failed"))
+        {
+            r->done = 1;
+
+            if (p->ev_reason.set) {
+                r->finish_reason = p->ev_reason;
+
+            } else if (p->ev_status.set) {
+                r->finish_reason = p->ev_status;
+            }
+        }
+
+        return;
+
+    case LLO_API_MESSAGES:
+        if (llo_sstr_is(t, "message_stop")) {
+            r->done = 1;
+        }
+        return;
+
+    default:
+        return;
     }
 }
 
 
 llo_resp_parser_t *
-llo_resp_create(int body, int gzip, size_t max_text, int skim)
+llo_resp_create(int api, int body, int gzip, size_t max_text, int skim)
 {
-    llo_resp_parser_t  *p;
+    llo_resp_parser_t     *p;
+    const llo_path_map_t  *map;
 
     p = calloc(1, sizeof(llo_resp_parser_t));
     if (p == NULL) {
         return NULL;
     }
 
+    map = (api > 0 && api <= LLO_API_GEMINI) ? llo_resp_maps[api] : NULL;
+
+    if (map == NULL) {
+        /* bytes only: decoded, so that "bytes" means the same for all */
+        api = LLO_API_UNKNOWN;
+        body = LLO_BODY_OTHER;
+        map = llo_resp_chat;
+    }
+
+    p->api = api;
     p->body = body;
-    p->skim = skim;
+    p->skim = skim == LLO_SKIM_ON && api == LLO_API_CHAT;
     p->res.prompt_tokens = -1;
     p->res.completion_tokens = -1;
     p->res.total_tokens = -1;
     p->res.cached_tokens = -1;
+    p->res.cache_creation_tokens = -1;
     p->res.reasoning_tokens = -1;
+    p->a_in = -1;
+    p->a_cc = -1;
+    p->a_cr = -1;
+    p->g_cand = -1;
+    p->g_thoughts = -1;
+    memset(p->gate, 0xff, sizeof(p->gate));
 
     if (llo_text_init(&p->res.text, max_text) != 0) {
         free(p);
         return NULL;
     }
 
-    llo_json_init(&p->json, llo_resp_paths, llo_resp_value, p);
+    llo_json_init(&p->json, map, llo_resp_value, p);
+
+    if (api == LLO_API_RESPONSES || api == LLO_API_MESSAGES
+        || api == LLO_API_GEMINI)
+    {
+        p->json.close = llo_resp_close;
+    }
 
     if (body == LLO_BODY_JSON) {
         p->json.yajl = llo_json_yajl(&p->json);
@@ -972,6 +2083,14 @@ failed:
 
     llo_resp_destroy(p);
     return NULL;
+}
+
+
+void
+llo_resp_on_text(llo_resp_parser_t *p, llo_text_pt handler, void *data)
+{
+    p->on_text = handler;
+    p->on_text_data = data;
 }
 
 
@@ -1096,16 +2215,24 @@ llo_resp_finish(llo_resp_parser_t *p)
         /* a last line without its newline, and an unterminated event */
         if (p->line_len) {
             llo_sse_line(p, p->line, p->line_len, 0,
-                         p->res.bytes - p->line_len);
+                         p->res.bytes - p->line_len, p->res.bytes);
             p->line_len = 0;
         }
 
         if (p->ev_data && !p->ev_skip) {
+            p->ev_end = p->res.bytes;
             llo_sse_dispatch(p);
         }
     }
 
     p->failed = 1;
+}
+
+
+uint64_t
+llo_resp_ev_end(llo_resp_parser_t *p)
+{
+    return p->ev_end;
 }
 
 
@@ -1137,6 +2264,7 @@ llo_resp_destroy(llo_resp_parser_t *p)
     free(p->ev);
     free(p->scratch);
     free(p->tmpl);
+    free(p->pend);
     free(p->res.text.data);
     free(p);
 }
@@ -1210,13 +2338,15 @@ llo_sse_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len)
                 memcpy(p->line + p->line_len, pos, n);
                 p->line_len += n;
                 llo_sse_line(p, p->line, p->line_len, 0,
-                             base + (nl - data) - p->line_len);
+                             base + (nl - data) - p->line_len,
+                             base + (nl - data) + 1);
             }
 
             p->line_len = 0;
 
         } else {
-            llo_sse_line(p, pos, nl - pos, 1, base + (pos - data));
+            llo_sse_line(p, pos, nl - pos, 1, base + (pos - data),
+                         base + (nl - data) + 1);
         }
 
         pos = nl + 1;
@@ -1246,9 +2376,15 @@ llo_sse_keep(llo_resp_parser_t *p)
 }
 
 
+/*
+ * One line of the stream, at decoded bytes [offset, end) counting its
+ * newline.  A blank line ends the event: the blank line's end is where
+ * the event ends, for finish_end.
+ */
+
 static void
 llo_sse_line(llo_resp_parser_t *p, const uint8_t *line, size_t len,
-    int in_place, uint64_t offset)
+    int in_place, uint64_t offset, uint64_t end)
 {
     size_t          n;
     const uint8_t  *v;
@@ -1259,6 +2395,7 @@ llo_sse_line(llo_resp_parser_t *p, const uint8_t *line, size_t len,
 
     if (len == 0) {
         if (p->ev_data && !p->ev_skip) {
+            p->ev_end = end;
             llo_sse_dispatch(p);
         }
 
@@ -1266,11 +2403,31 @@ llo_sse_line(llo_resp_parser_t *p, const uint8_t *line, size_t len,
         p->ev_skip = 0;
         p->ev_in = NULL;
         p->ev_len = 0;
+        p->ev_name.set = 0;
         return;
     }
 
-    if (p->ev_skip || len < 5 || memcmp(line, "data:", 5) != 0) {
-        /* comments, event:, id:, retry: carry nothing we count yet */
+    if (p->ev_skip) {
+        return;
+    }
+
+    if (len < 5 || memcmp(line, "data:", 5) != 0) {
+
+        /* the event's name: Anthropic's and OpenAI responses' events say
+         * what they are here; comments, id: and retry: carry nothing */
+
+        if (len >= 6 && memcmp(line, "event:", 6) == 0) {
+            v = line + 6;
+            n = len - 6;
+
+            if (n && *v == ' ') {
+                v++;
+                n--;
+            }
+
+            llo_sstr_set(&p->ev_name, v, n);
+        }
+
         return;
     }
 
@@ -1328,6 +2485,7 @@ static void
 llo_sse_dispatch(llo_resp_parser_t *p)
 {
     size_t          n;
+    unsigned        had;
     const uint8_t  *d;
 
     if (p->ev_in) {
@@ -1350,12 +2508,26 @@ llo_sse_dispatch(llo_resp_parser_t *p)
 
     p->res.events++;
 
+    /* a template never matches an event with a finish reason: one with
+     * a finish reason is never learned, and the reason is in the suffix */
+
     if (p->skim && llo_skim_event(p, d, n) == 0) {
         p->res.skimmed++;
         return;
     }
 
+    had = p->res.finish_reason.set;
+
     llo_yajl_event(p, d, n);
+
+    if (!had && p->res.finish_reason.set) {
+        p->res.finish_end = p->ev_end;
+
+        /* Gemini has no end marker: its last event has the reason */
+        if (p->api == LLO_API_GEMINI) {
+            p->res.done = 1;
+        }
+    }
 }
 
 
@@ -1523,7 +2695,7 @@ matched:
         p->res.model = t->model;
     }
 
-    llo_text_append(&p->res.text, out, o, 0);
+    llo_resp_text(p, out, o);
 
     return 0;
 }
@@ -1552,9 +2724,28 @@ llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
     j->learn_key_end = 0;
     j->learn_text_end = 0;
 
+    /* what the previous event left, if it did not parse */
+    memset(p->gate, 0xff, sizeof(p->gate));
+    p->pend_depth = 0;
+    p->gate_fixed = 0;
+    p->ev_type.set = 0;
+    p->ev_status.set = 0;
+    p->ev_reason.set = 0;
+    p->ev_code.set = 0;
+    p->ev_msg.set = 0;
+
+    if (p->api == LLO_API_RESPONSES && p->ev_name.set) {
+        p->gate[1] = llo_sstr_is(&p->ev_name, "response.output_text.delta");
+        p->gate_fixed = 1;
+    }
+
     st = yajl_parse(j->yajl, d, n);
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(j->yajl);
+    }
+
+    if (st == yajl_status_ok) {
+        llo_resp_event_end(p);
     }
 
     if (llo_json_error(j, st, d, n, "response", p->ev_offset, err,

@@ -37,6 +37,25 @@
 #define LLO_SKIM_OFF            0
 #define LLO_SKIM_ON             1
 
+/* the providers, as stored in the record */
+#define LLO_PROV_UNKNOWN        0
+#define LLO_PROV_OPENAI         1
+#define LLO_PROV_ANTHROPIC      2
+#define LLO_PROV_GEMINI         3
+
+/* the API shape of an endpoint: what the parsers look for */
+#define LLO_API_UNKNOWN         0       /* bytes and timings only */
+#define LLO_API_CHAT            1       /* OpenAI /v1/chat/completions */
+#define LLO_API_COMPLETIONS     2       /* OpenAI /v1/completions */
+#define LLO_API_RESPONSES       3       /* OpenAI /v1/responses */
+#define LLO_API_EMBEDDINGS      4       /* OpenAI /v1/embeddings */
+#define LLO_API_MESSAGES        5       /* Anthropic /v1/messages */
+#define LLO_API_GEMINI          6       /* Gemini ...:generateContent,
+                                           ...:streamGenerateContent */
+
+/* prompt pieces kept for the token estimate, in bytes */
+#define LLO_COUNT_MAX           (16 * 1024 * 1024)
+
 
 typedef struct {
     char                data[LLO_SMALL_STR];
@@ -64,15 +83,32 @@ typedef struct {
 } llo_text_t;
 
 
+/*
+ * counts the tokens of one piece of text (the module passes its
+ * tokenizer); the request parser calls it from llo_req_estimate()
+ */
+typedef uint64_t (*llo_count_pt)(void *data, const uint8_t *s, size_t len);
+
+/* receives each piece of response text as it is decoded, untruncated */
+typedef void (*llo_text_pt)(void *data, const uint8_t *s, size_t len);
+
+
 /* what a request body said */
 
 typedef struct {
     llo_sstr_t          model;
     int                 stream;         /* -1 unknown, 0, 1 */
     int                 include_usage;  /* -1 unknown, 0, 1 */
-    int64_t             max_tokens;     /* -1 absent */
+    int64_t             max_tokens;     /* -1 absent; max_tokens,
+                                           max_completion_tokens,
+                                           max_output_tokens,
+                                           generationConfig.maxOutputTokens */
     llo_text_t          text;           /* message contents, '\n'-joined */
     uint64_t            bytes;
+    uint32_t            messages;       /* chat messages / input items /
+                                           Gemini contents */
+    unsigned            stream_options:1;   /* top-level key present */
+    unsigned            count_trunc:1;  /* pieces beyond LLO_COUNT_MAX */
     char                error[LLO_ERR_LEN];
 } llo_req_t;
 
@@ -88,15 +124,24 @@ typedef struct {
     int64_t             prompt_tokens;          /* -1: not sent */
     int64_t             completion_tokens;
     int64_t             total_tokens;
-    int64_t             cached_tokens;
+    int64_t             cached_tokens;      /* OpenAI cached, Anthropic
+                                               cache_read, Gemini
+                                               cachedContentTokenCount */
+    int64_t             cache_creation_tokens;  /* Anthropic */
     int64_t             reasoning_tokens;
     llo_text_t          text;
     uint64_t            bytes;          /* body bytes after decoding */
     uint64_t            wire_bytes;     /* body bytes as received */
     uint32_t            events;         /* SSE events with data */
     uint32_t            skimmed;        /* of which the skimmer took */
+    uint64_t            finish_end;     /* SSE: decoded offset just past
+                                           the event that carried the
+                                           first finish reason, else 0 */
     unsigned            usage:1;
-    unsigned            done:1;         /* [DONE], or the JSON closed */
+    unsigned            done:1;         /* the provider's end: [DONE],
+                                           message_stop, response.completed
+                                           (.incomplete, .failed), a Gemini
+                                           finishReason; or the JSON closed */
     char                error[LLO_ERR_LEN];
 } llo_resp_t;
 
@@ -105,19 +150,66 @@ typedef struct llo_req_parser_s   llo_req_parser_t;
 typedef struct llo_resp_parser_s  llo_resp_parser_t;
 
 
-llo_req_parser_t *llo_req_create(size_t max_text);
+/*
+ * api is LLO_API_*: it selects the paths looked for.  LLO_API_UNKNOWN
+ * parsers count bytes only.
+ */
+llo_req_parser_t *llo_req_create(int api, size_t max_text);
 void llo_req_feed(llo_req_parser_t *p, const uint8_t *data, size_t len);
 void llo_req_finish(llo_req_parser_t *p);
 llo_req_t *llo_req_result(llo_req_parser_t *p);
 void llo_req_destroy(llo_req_parser_t *p);
 
-/* body is LLO_BODY_*; gzip: the body is Content-Encoding: gzip */
-llo_resp_parser_t *llo_resp_create(int body, int gzip, size_t max_text,
-    int skim);
+/*
+ * The prompt's tokens, after llo_req_finish(): each kept piece counted
+ * by count, plus the API's documented framing (OpenAI chat: tiktoken's
+ * 3 per message, 1 per name, 3 to prime the reply).  -1 when the body
+ * did not parse or holds nothing to count.
+ */
+int64_t llo_req_estimate(llo_req_parser_t *p, llo_count_pt count,
+    void *data);
+
+/* no estimate will be asked for: the prompt's strings are not kept */
+void llo_req_no_count(llo_req_parser_t *p);
+
+/*
+ * api is LLO_API_*; body is LLO_BODY_*; gzip: the body is
+ * Content-Encoding: gzip
+ */
+llo_resp_parser_t *llo_resp_create(int api, int body, int gzip,
+    size_t max_text, int skim);
+
+/*
+ * SSE: the decoded offset just past the blank line of the event being
+ * dispatched (inside a text handler), or of the last one dispatched
+ */
+uint64_t llo_resp_ev_end(llo_resp_parser_t *p);
+
+/* every piece of assistant text, before max_text cuts it */
+void llo_resp_on_text(llo_resp_parser_t *p, llo_text_pt handler,
+    void *data);
 void llo_resp_feed(llo_resp_parser_t *p, const uint8_t *data, size_t len);
 void llo_resp_finish(llo_resp_parser_t *p);
 llo_resp_t *llo_resp_result(llo_resp_parser_t *p);
 void llo_resp_destroy(llo_resp_parser_t *p);
+
+/*
+ * The provider and API of a request URI (path only, no query), for
+ * "auto": /v1/chat/completions, /v1/completions, /v1/responses,
+ * /v1/embeddings (openai), /v1/messages (anthropic), models/<m>:
+ * generateContent and :streamGenerateContent (gemini, model from the
+ * URI into *model when model is not NULL).  Any prefix before these is
+ * allowed (/openai/v1/...); LLO_API_UNKNOWN otherwise.
+ */
+int llo_api_detect(const uint8_t *uri, size_t len, int *provider,
+    llo_sstr_t *model);
+
+/* the API of an endpoint when the provider is fixed by configuration */
+int llo_api_for(int provider, const uint8_t *uri, size_t len,
+    llo_sstr_t *model);
+
+const char *llo_provider_name(int provider);
+const char *llo_api_name(int api);
 
 /* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
 size_t llo_utf8_cut(const char *s, size_t len);

@@ -15,14 +15,15 @@ static const char  *llo_num_names[LLO_NUM_MAX] = {
     "kind", "ts", "stream", "status", "prompt_tokens", "completion_tokens",
     "total_tokens", "cached_tokens", "reasoning_tokens", "latency",
     "ttft", "bytes_in", "bytes_out", "flags", "max_tokens",
-    "upstream_status"
+    "upstream_status", "prompt_tokens_estimate", "cache_creation_tokens", "cost"
 };
 
 static const char  *llo_str_names[LLO_STR_MAX] = {
     "request_id", "provider", "endpoint", "request_model", "response_model",
     "finish_reason", "token_source", "client_addr", "prompt_text",
     "response_text", "parse_error", "host", "error_type", "error_message",
-    "response_id"
+    "response_id", "api", "tokenizer", "key_name", "key_team", "refused",
+    "key_set"
 };
 
 

@@ -39,6 +39,9 @@ typedef enum {
     LLO_N_FLAGS,                /* LLO_FLAG_* */
     LLO_N_MAX_TOKENS,
     LLO_N_UPSTREAM_STATUS,
+    LLO_N_PROMPT_ESTIMATE,      /* prompt tokens counted before forwarding */
+    LLO_N_CACHE_CREATION_TOKENS,
+    LLO_N_COST_NANO,            /* cost of the call, nano-USD */
     LLO_NUM_MAX,
 
     /* strings: 64 .. 64 + LLO_STR_MAX - 1 */
@@ -57,6 +60,13 @@ typedef enum {
     LLO_S_ERROR_TYPE,
     LLO_S_ERROR_MESSAGE,
     LLO_S_RESPONSE_ID,
+    LLO_S_API,                  /* chat, responses, messages, ... */
+    LLO_S_ENCODING,             /* the tokenizer's encoding, when used */
+    LLO_S_KEY_NAME,             /* the API key's name= (never the key) */
+    LLO_S_KEY_TEAM,
+    LLO_S_REFUSED,              /* why the module refused the call */
+    LLO_S_KEY_SET,              /* LLO_KIND_KEYS: the key set, a line
+                                   per key (llo_key_describe()) */
     LLO_STR_END
 } llo_field_e;
 
@@ -64,12 +74,19 @@ typedef enum {
 #define LLO_STR_MAX             (LLO_STR_END - LLO_STR_BASE)
 
 #define LLO_KIND_CALL           1
+#define LLO_KIND_KEYS           2       /* the keys of a (re)loaded conf */
 
 #define LLO_FLAG_PROMPT_TRUNC   0x01
 #define LLO_FLAG_RESP_TRUNC     0x02
 #define LLO_FLAG_CLIENT_ABORT   0x04
 #define LLO_FLAG_INCOMPLETE     0x08    /* stream ended without its end */
 #define LLO_FLAG_GZIP           0x10
+#define LLO_FLAG_USAGE_ADDED    0x20    /* stream_options.include_usage
+                                           was added to the request */
+#define LLO_FLAG_COUNT_TRUNC    0x40    /* a token count covers only part
+                                           of the text */
+#define LLO_FLAG_CUT            0x80    /* llm_observer_limit_stream cut
+                                           ended the stream */
 
 
 typedef struct {

@@ -18,6 +18,8 @@
  *   +-----------------------------------------------------------+
  *   | line 3: drops, drop bytes, torn, torn bytes, committed    |
  *   +-----------------------------------------------------------+
+ *   | line 4: hash of the API key set last recorded   (master)  |
+ *   +-----------------------------------------------------------+
  *   | ... zero padding up to 4096 ...                           |
  *   +-----------------------------------------------------------+
  *   | data[capacity]: records, 8-byte aligned, wrapping         |
@@ -97,6 +99,11 @@ typedef struct {
     uint64_t            torn_bytes;
     uint64_t            committed;
     uint8_t             pad3[64 - 40];
+
+    /* line 4, nginx masters: the key set recorded last (0 in a ring
+     * made before it existed: nothing recorded yet) */
+    uint64_t            keyset_hash;
+    uint8_t             pad4[64 - 8];
 } llo_ring_hdr_t;
 
 

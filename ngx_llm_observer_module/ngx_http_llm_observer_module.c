@@ -5,64 +5,34 @@
  * chain, the response in the header and body filters; no byte is held
  * back or changed.  At the log phase one record per call is appended to a
  * shared-memory ring (llo_ring.h) that the evaluator drains.
+ *
+ * API keys, limits and refusals: ngx_http_llm_observer_keys.c.
  */
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include <grp.h>
-#include <sys/vfs.h>
-#include <sys/mman.h>
-#include <linux/magic.h>
-
-#include "llo_ring.h"
-#include "llo_record.h"
-#include "llo_parse.h"
+#include "ngx_http_llm_observer_module.h"
 
 
-#define NGX_HTTP_LLM_OBSERVER_RING      "/dev/shm/llm_observer.ring"
-#define NGX_HTTP_LLM_OBSERVER_RING_SIZE (64 * 1024 * 1024)
-#define NGX_HTTP_LLM_OBSERVER_ERR_LEN   (2 * LLO_ERR_LEN + 64)
-#define NGX_HTTP_LLM_OBSERVER_MAX_TEXT  (16 * 1024 * 1024)
-
-
-typedef struct {
-    ngx_str_t                   path;
-    uint64_t                    size;
-    gid_t                       gid;
-    ngx_flag_t                  used;       /* some llm_observer on */
-    ngx_str_t                   conf_file;  /* where the ring was set */
-    ngx_uint_t                  conf_line;
-    llo_ring_t                 *ring;
-    ngx_int_t                   request_id_index;
-} ngx_http_llm_observer_main_conf_t;
-
-
-typedef struct {
-    ngx_flag_t                  enable;
-    size_t                      max_text;
-} ngx_http_llm_observer_loc_conf_t;
-
-
-typedef struct {
-    llo_req_parser_t           *req;
-    llo_resp_parser_t          *resp;
-    uint64_t                    seq;
-    int64_t                     first_byte_us;
-    ngx_uint_t                  status;
-    unsigned                    flushed:1;
-    unsigned                    resp_done:1;
-    unsigned                    req_done:1;
-    unsigned                    in_file:1;
-    unsigned                    gzip:1;
-    unsigned                    sse:1;
-} ngx_http_llm_observer_ctx_t;
-
-
-static ngx_http_llm_observer_ctx_t *ngx_http_llm_observer_get_ctx(
-    ngx_http_request_t *r);
 static void ngx_http_llm_observer_cleanup(void *data);
+static void ngx_http_llm_observer_prompt(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx);
+static void ngx_http_llm_observer_choose_tok(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx);
+static uint64_t ngx_http_llm_observer_count(void *data, const uint8_t *s,
+    size_t len);
+static void ngx_http_llm_observer_text(void *data, const uint8_t *s,
+    size_t len);
+static void ngx_http_llm_observer_add_usage(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_observer_strip(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_llm_observer_cut(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in);
+static ngx_buf_t *ngx_http_llm_observer_cut_end(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, u_char *head, size_t len);
+static ngx_int_t ngx_http_llm_observer_link(ngx_http_request_t *r,
+    ngx_chain_t ***ll, ngx_buf_t *b);
+static ngx_int_t ngx_http_llm_observer_strip_held(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t ***ll);
 static ngx_int_t ngx_http_llm_observer_request_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 static ngx_int_t ngx_http_llm_observer_header_filter(ngx_http_request_t *r);
@@ -71,8 +41,10 @@ static ngx_int_t ngx_http_llm_observer_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_observer_log_handler(ngx_http_request_t *r);
 static void ngx_http_llm_observer_flush(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
-static int64_t ngx_http_llm_observer_now_us(void);
-static ngx_str_t *ngx_http_llm_observer_provider(ngx_http_request_t *r);
+static void ngx_http_llm_observer_counts(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c);
+static int64_t ngx_http_llm_observer_cost(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c);
 static ngx_int_t ngx_http_llm_observer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_observer_add_variables(ngx_conf_t *cf);
@@ -88,12 +60,68 @@ static char *ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llm_observer_max_text(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_observer_provider(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_observer_tokenizer(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_observer_tokenizer_model(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_observer_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static llo_tok_t *ngx_http_llm_observer_find_tok(
+    ngx_http_llm_observer_main_conf_t *lmcf, ngx_str_t *encoding);
+static void ngx_http_llm_observer_tok_cleanup(void *data);
 static void ngx_http_llm_observer_ring_cleanup(void *data);
 static ngx_int_t ngx_http_llm_observer_open_ring(ngx_conf_t *cf,
     ngx_http_llm_observer_main_conf_t *lmcf);
 static ngx_int_t ngx_http_llm_observer_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_observer_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_observer_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_llm_observer_limit_streams[] = {
+    { ngx_string("finish"), 0 },
+    { ngx_string("cut"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llm_observer_providers[] = {
+    { ngx_string("auto"), NGX_HTTP_LLM_OBSERVER_AUTO },
+    { ngx_string("openai"), LLO_PROV_OPENAI },
+    { ngx_string("anthropic"), LLO_PROV_ANTHROPIC },
+    { ngx_string("gemini"), LLO_PROV_GEMINI },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * tiktoken's own model table (model.py), most specific first; a model
+ * the conf does not name gets the first that matches
+ */
+
+static struct {
+    const char                 *model;
+    const char                 *encoding;
+}  ngx_http_llm_observer_default_models[] = {
+    { "gpt-4o*", "o200k_base" },
+    { "chatgpt-4o*", "o200k_base" },
+    { "gpt-4.1*", "o200k_base" },
+    { "gpt-4.5*", "o200k_base" },
+    { "gpt-5*", "o200k_base" },
+    { "gpt-oss*", "o200k_base" },
+    { "o1*", "o200k_base" },
+    { "o3*", "o200k_base" },
+    { "o4*", "o200k_base" },
+    { "gpt-4*", "cl100k_base" },
+    { "gpt-3.5*", "cl100k_base" },
+    { "gpt-35*", "cl100k_base" },
+    { "text-embedding-3*", "cl100k_base" },
+    { "text-embedding-ada-002", "cl100k_base" },
+    { "davinci-002", "cl100k_base" },
+    { "babbage-002", "cl100k_base" },
+    { NULL, NULL }
+};
 
 
 static ngx_command_t  ngx_http_llm_observer_commands[] = {
@@ -117,6 +145,69 @@ static ngx_command_t  ngx_http_llm_observer_commands[] = {
       ngx_http_llm_observer_max_text,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_observer_loc_conf_t, max_text),
+      NULL },
+
+    { ngx_string("llm_observer_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_observer_provider,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_observer_loc_conf_t, provider),
+      &ngx_http_llm_observer_providers },
+
+    { ngx_string("llm_observer_tokenizer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_llm_observer_tokenizer,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_observer_tokenizer_model"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_llm_observer_tokenizer_model,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_observer_price"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_observer_price,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_observer_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_observer_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_observer_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_observer_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("llm_observer_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_observer_limits,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_observer_limit_stream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_observer_loc_conf_t, limit_stream),
+      &ngx_http_llm_observer_limit_streams },
+
+    { ngx_string("llm_observer_stream_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_observer_loc_conf_t, stream_usage),
       NULL },
 
       ngx_null_command
@@ -162,7 +253,13 @@ enum {
     NGX_HTTP_LLM_VAR_TTFT_MS,
     NGX_HTTP_LLM_VAR_STREAM,
     NGX_HTTP_LLM_VAR_FINISH_REASON,
-    NGX_HTTP_LLM_VAR_REQUEST_ID
+    NGX_HTTP_LLM_VAR_REQUEST_ID,
+    NGX_HTTP_LLM_VAR_PROMPT_ESTIMATE,
+    NGX_HTTP_LLM_VAR_PROVIDER,
+    NGX_HTTP_LLM_VAR_TOKEN_SOURCE,
+    NGX_HTTP_LLM_VAR_COST,
+    NGX_HTTP_LLM_VAR_KEY_NAME,
+    NGX_HTTP_LLM_VAR_KEY_TEAM
 };
 
 
@@ -193,6 +290,25 @@ static ngx_http_variable_t  ngx_http_llm_observer_vars[] = {
     { ngx_string("llm_request_id"), NULL, ngx_http_llm_observer_variable,
       NGX_HTTP_LLM_VAR_REQUEST_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_prompt_tokens_estimate"), NULL,
+      ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_PROMPT_ESTIMATE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_provider"), NULL, ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_token_source"), NULL, ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_TOKEN_SOURCE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cost_usd"), NULL, ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_COST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_key_name"), NULL, ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_KEY_NAME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_key_team"), NULL, ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_KEY_TEAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -211,7 +327,7 @@ static time_t                            ngx_http_llm_observer_drop_logged;
  * filters then pass straight through.
  */
 
-static ngx_http_llm_observer_ctx_t *
+ngx_http_llm_observer_ctx_t *
 ngx_http_llm_observer_get_ctx(ngx_http_request_t *r)
 {
     ngx_pool_cleanup_t                 *cln;
@@ -249,6 +365,26 @@ ngx_http_llm_observer_get_ctx(ngx_http_request_t *r)
     cln->data = ctx;
 
     ctx->seq = llo_ring_next_seq(lmcf->ring);
+    ctx->prompt_estimate = -1;
+    ctx->completion_count = -1;
+    ctx->cut_allow = -1;
+
+    if (lcf->provider == NGX_HTTP_LLM_OBSERVER_AUTO) {
+        ctx->api = llo_api_detect(r->uri.data, r->uri.len, &ctx->provider,
+                                  &ctx->uri_model);
+
+    } else {
+        ctx->provider = (int) lcf->provider;
+        ctx->api = llo_api_for(ctx->provider, r->uri.data, r->uri.len,
+                               &ctx->uri_model);
+    }
+
+    ctx->uri_stream = (ctx->api == LLO_API_GEMINI
+                       && ngx_strlcasestrn(r->uri.data,
+                                           r->uri.data + r->uri.len,
+                                           (u_char *) ":streamGenerate",
+                                           15 - 1)
+                          != NULL);
 
     ngx_http_set_ctx(r, ctx, ngx_http_llm_observer_module);
 
@@ -263,9 +399,12 @@ ngx_http_llm_observer_cleanup(void *data)
 
     llo_req_destroy(ctx->req);
     llo_resp_destroy(ctx->resp);
+    llo_tok_stream_destroy(ctx->count);
+    llo_strip_free(&ctx->strip);
 
     ctx->req = NULL;
     ctx->resp = NULL;
+    ctx->count = NULL;
 }
 
 
@@ -273,10 +412,13 @@ static ngx_int_t
 ngx_http_llm_observer_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
-    ngx_buf_t                         *b;
-    ngx_chain_t                       *cl;
-    ngx_http_llm_observer_ctx_t       *ctx;
-    ngx_http_llm_observer_loc_conf_t  *lcf;
+    ngx_int_t                           rc;
+    ngx_buf_t                          *b;
+    ngx_chain_t                        *cl;
+    llo_req_t                          *rq;
+    ngx_http_llm_observer_ctx_t        *ctx;
+    ngx_http_llm_observer_loc_conf_t   *lcf;
+    ngx_http_llm_observer_main_conf_t  *lmcf;
 
     ctx = ngx_http_llm_observer_get_ctx(r);
 
@@ -284,13 +426,19 @@ ngx_http_llm_observer_request_body_filter(ngx_http_request_t *r,
         return ngx_http_next_request_body_filter(r, in);
     }
 
-    if (ctx->req == NULL) {
-        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_observer_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_observer_module);
 
-        ctx->req = llo_req_create(lcf->max_text);
+    if (ctx->req == NULL) {
+        ctx->req = llo_req_create(ctx->api, lcf->max_text);
         if (ctx->req == NULL) {
             ctx->req_done = 1;
             return ngx_http_next_request_body_filter(r, in);
+        }
+
+        lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_observer_module);
+
+        if (lmcf->toks.nelts == 0) {
+            llo_req_no_count(ctx->req);
         }
     }
 
@@ -311,7 +459,279 @@ ngx_http_llm_observer_request_body_filter(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_next_request_body_filter(r, in);
+    if (!ctx->req_done) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    /* the whole body has been seen: count the prompt before it is sent */
+
+    ngx_http_llm_observer_prompt(r, ctx);
+
+    rq = llo_req_result(ctx->req);
+
+    if (!lcf->stream_usage
+        || ctx->api != LLO_API_CHAT
+        || rq->error[0] != '\0'
+        || rq->stream != 1
+        || rq->stream_options
+        || r->request_body_no_buffering)
+    {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    /* the body is complete in rb->bufs once the save filter has run */
+
+    rc = ngx_http_next_request_body_filter(r, in);
+
+    if (rc == NGX_OK) {
+        ngx_http_llm_observer_add_usage(r, ctx);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The prompt's tokens, counted once the body is complete and before it is
+ * forwarded ($llm_prompt_tokens_estimate, and the record): tiktoken with
+ * the encoding of the request's model.
+ */
+
+static void
+ngx_http_llm_observer_prompt(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx)
+{
+    ngx_http_llm_observer_choose_tok(r, ctx);
+
+    if (ctx->tok == NULL) {
+        return;
+    }
+
+    ctx->prompt_estimate = llo_req_estimate(ctx->req,
+                                            ngx_http_llm_observer_count,
+                                            ctx->tok);
+}
+
+
+static uint64_t
+ngx_http_llm_observer_count(void *data, const uint8_t *s, size_t len)
+{
+    return llo_tok_count(data, s, len);
+}
+
+
+/*
+ * The encoding for the call's model: the first llm_observer_tokenizer_model
+ * that matches (the conf's own, then tiktoken's table).  The count is
+ * exact ("tokenizer") only for an OpenAI model; any other model gets an
+ * estimate with the matching encoding, or with o200k_base (cl100k_base)
+ * when nothing matches.
+ */
+
+static void
+ngx_http_llm_observer_choose_tok(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx)
+{
+    size_t                              len;
+    ngx_str_t                           name;
+    ngx_uint_t                          i;
+    llo_req_t                          *rq;
+    llo_sstr_t                         *model;
+    ngx_http_llm_observer_model_t      *m;
+    ngx_http_llm_observer_main_conf_t  *lmcf;
+
+    if (ctx->tok_chosen) {
+        return;
+    }
+
+    ctx->tok_chosen = 1;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_observer_module);
+
+    if (lmcf->toks.nelts == 0 || ctx->api == LLO_API_UNKNOWN) {
+        return;
+    }
+
+    rq = ctx->req ? llo_req_result(ctx->req) : NULL;
+
+    model = (rq && rq->model.set) ? &rq->model
+            : ctx->uri_model.set ? &ctx->uri_model : NULL;
+
+    if (model != NULL) {
+        m = lmcf->models.elts;
+
+        for (i = 0; i < lmcf->models.nelts; i++) {
+            len = m[i].model.len;
+
+            if (m[i].prefix ? model->len >= len
+                              && ngx_strncmp(model->data, m[i].model.data,
+                                             len) == 0
+                            : model->len == len
+                              && ngx_strncmp(model->data, m[i].model.data,
+                                             len) == 0)
+            {
+                ctx->tok = m[i].tok;
+                ctx->tok_exact = (ctx->provider == LLO_PROV_OPENAI);
+                return;
+            }
+        }
+    }
+
+    ngx_str_set(&name, "o200k_base");
+    ctx->tok = ngx_http_llm_observer_find_tok(lmcf, &name);
+
+    if (ctx->tok == NULL) {
+        ngx_str_set(&name, "cl100k_base");
+        ctx->tok = ngx_http_llm_observer_find_tok(lmcf, &name);
+    }
+
+    if (ctx->tok == NULL) {
+        ctx->tok = ((ngx_http_llm_observer_tok_t *) lmcf->toks.elts)[0].tok;
+    }
+}
+
+
+/* response text on its way to the tokenizer, in case no usage comes */
+
+static void
+ngx_http_llm_observer_text(void *data, const uint8_t *s, size_t len)
+{
+    ngx_http_llm_observer_ctx_t  *ctx = data;
+
+    /* text after the cut never reaches the client: not counted */
+    if (ctx->cut_at) {
+        return;
+    }
+
+    if (ctx->cut_on) {
+        /* a delta alone has at least the tokens it has in the text */
+        ctx->cut_count += llo_tok_count(ctx->tok, s, len);
+
+        if (ctx->cut_count > ctx->cut_allow) {
+            ctx->cut_at = llo_resp_ev_end(ctx->resp);
+        }
+    }
+
+    if (ctx->count == NULL) {
+        ctx->count = llo_tok_stream_create(ctx->tok,
+                                           NGX_HTTP_LLM_OBSERVER_TOK_HOLD);
+        if (ctx->count == NULL) {
+            return;
+        }
+    }
+
+    llo_tok_stream_feed(ctx->count, s, len);
+}
+
+
+/*
+ * llm_observer_stream_usage: an OpenAI streaming request whose client did
+ * not ask for usage gets "stream_options":{"include_usage":true} added
+ * before its closing brace, so the count is the provider's; the usage
+ * chunk this adds to the stream is cut out again (llo_strip.h).  Only a
+ * body kept in memory is changed (one that went to a temp file is sent
+ * as it is, counted by the tokenizer), and not an HTTP/2 body without a
+ * length, whose length nginx sets after this filter.
+ */
+
+static void
+ngx_http_llm_observer_add_usage(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx)
+{
+    u_char                   *p, *q;
+    ngx_buf_t                *b, *ins, *tail;
+    ngx_chain_t              *cl, *brace, *ln;
+    ngx_http_request_body_t  *rb;
+    static u_char             add[] = ",\"stream_options\":"
+                                      "{\"include_usage\":true}}";
+
+    rb = r->request_body;
+
+    if (rb == NULL || rb->temp_file || rb->bufs == NULL
+        || (r->headers_in.chunked && r->http_version >= NGX_HTTP_VERSION_20))
+    {
+        return;
+    }
+
+    /* the last byte that is not white space must be the closing brace */
+
+    brace = NULL;
+    q = NULL;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || (!ngx_buf_in_memory(b) && ngx_buf_size(b))) {
+            return;
+        }
+
+        if (!ngx_buf_in_memory(b)) {
+            continue;
+        }
+
+        for (p = b->last; p > b->pos; p--) {
+            if (p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\r'
+                && p[-1] != '\n')
+            {
+                brace = cl;
+                q = p - 1;
+                break;
+            }
+        }
+    }
+
+    if (brace == NULL || *q != '}') {
+        return;
+    }
+
+    b = brace->buf;
+
+    ins = ngx_create_temp_buf(r->pool, sizeof(add) - 1);
+    ln = ngx_alloc_chain_link(r->pool);
+    if (ins == NULL || ln == NULL) {
+        return;
+    }
+
+    ins->last = ngx_cpymem(ins->pos, add, sizeof(add) - 1);
+
+    tail = NULL;
+
+    if (q + 1 < b->last) {
+        tail = ngx_calloc_buf(r->pool);
+        cl = ngx_alloc_chain_link(r->pool);
+        if (tail == NULL || cl == NULL) {
+            return;
+        }
+
+        *tail = *b;
+        tail->pos = q + 1;
+
+        cl->buf = tail;
+        cl->next = brace->next;
+        brace->next = cl;
+
+    } else {
+        ins->last_buf = b->last_buf;
+        ins->last_in_chain = b->last_in_chain;
+    }
+
+    b->last_buf = 0;
+    b->last_in_chain = 0;
+    b->last = q;
+
+    /* the brace is replaced: "...}" becomes "...,<add>}" */
+
+    if (b->last == b->pos) {
+        brace->buf = ins;
+
+    } else {
+        ln->buf = ins;
+        ln->next = brace->next;
+        brace->next = ln;
+    }
+
+    r->headers_in.content_length_n += sizeof(add) - 1 - 1;
+    ctx->usage_added = 1;
 }
 
 
@@ -331,6 +751,12 @@ ngx_http_llm_observer_header_filter(ngx_http_request_t *r)
     }
 
     ctx->status = r->headers_out.status;
+
+    if (ctx->admitted
+        && ngx_http_llm_observer_limit_headers(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     ct = &r->headers_out.content_type;
 
@@ -375,7 +801,33 @@ ngx_http_llm_observer_header_filter(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_observer_module);
 
-    ctx->resp = llo_resp_create(body, ctx->gzip, lcf->max_text, LLO_SKIM_ON);
+    ctx->resp = llo_resp_create(ctx->api, body, ctx->gzip, lcf->max_text,
+                                LLO_SKIM_ON);
+
+    ngx_http_llm_observer_choose_tok(r, ctx);
+
+    if (ctx->resp && ctx->tok && ctx->api != LLO_API_EMBEDDINGS) {
+        llo_resp_on_text(ctx->resp, ngx_http_llm_observer_text, ctx);
+    }
+
+    /* the usage chunk asked for is cut from a plain SSE 200; a gzipped
+     * stream cannot be cut without recompressing it, and passes as is */
+
+    if (ctx->usage_added && ctx->resp && ctx->sse && !ctx->gzip
+        && r->headers_out.status == NGX_HTTP_OK)
+    {
+        ctx->strip_on = 1;
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+
+    } else if (ctx->cut_allow >= 0 && ctx->resp && ctx->sse && !ctx->gzip
+               && ctx->tok && r->headers_out.status == NGX_HTTP_OK
+               && (ctx->api == LLO_API_CHAT || ctx->api == LLO_API_MESSAGES))
+    {
+        ctx->cut_on = 1;
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+    }
 
     return ngx_http_next_header_filter(r);
 }
@@ -389,6 +841,10 @@ ngx_http_llm_observer_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_http_llm_observer_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_observer_module);
+
+    if (ctx != NULL && ctx->cut_done) {
+        return ngx_http_llm_observer_cut(r, ctx, in);
+    }
 
     if (ctx == NULL || ctx->resp == NULL || ctx->resp_done
         || r != r->main)
@@ -408,6 +864,8 @@ ngx_http_llm_observer_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                 if (!ctx->in_file) {
                     llo_resp_feed(ctx->resp, b->pos, b->last - b->pos);
                 }
+
+                ctx->wire += b->last - b->pos;
             }
 
         } else if (b->in_file && b->file_last > b->file_pos) {
@@ -429,7 +887,314 @@ ngx_http_llm_observer_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
+    if (ctx->strip_on) {
+        return ngx_http_llm_observer_strip(r, ctx, in);
+    }
+
+    if (ctx->cut_at) {
+        return ngx_http_llm_observer_cut(r, ctx, in);
+    }
+
     return ngx_http_next_body_filter(r, in);
+}
+
+
+/*
+ * llm_observer_stream_usage: the stream is given to the stripper
+ * (llo_strip.h), which takes out the "usage":null members and, past the
+ * end of the event with the finish reason (the parser has just said where
+ * that is), the usage chunk.  Its output goes out in buffers of our own;
+ * the upstream's buffers are marked sent, never handed on changed.  A
+ * buffer in a file cannot be changed: from there on the stream passes as
+ * it is.
+ */
+
+static ngx_int_t
+ngx_http_llm_observer_strip(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t        n, o;
+    ngx_buf_t    *b, *nb;
+    ngx_chain_t  *cl, *out, **ll;
+    llo_resp_t   *rs;
+
+    rs = llo_resp_result(ctx->resp);
+
+    if (rs->finish_end) {
+        ctx->strip.arm_at = rs->finish_end;
+    }
+
+    out = NULL;
+    ll = &out;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+        nb = b;
+
+        if (!ctx->strip_on) {
+            goto link;
+        }
+
+        if (!ngx_buf_in_memory(b)) {
+
+            /* what is held goes before a file buffer or the end */
+
+            if ((b->in_file || b->last_buf)
+                && ngx_http_llm_observer_strip_held(r, ctx, &ll) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (b->in_file) {
+                ctx->strip_on = 0;
+            }
+
+            goto link;
+        }
+
+        n = b->last - b->pos;
+
+        nb = ngx_create_temp_buf(r->pool, llo_strip_room(&ctx->strip, n) + 1);
+        if (nb == NULL) {
+            return NGX_ERROR;
+        }
+
+        o = llo_strip_feed(&ctx->strip, b->pos, n, nb->pos);
+
+        if (b->last_buf) {
+            o += llo_strip_finish(&ctx->strip, nb->pos + o);
+        }
+
+        nb->last = nb->pos + o;
+        nb->flush = b->flush;
+        nb->sync = b->sync;
+        nb->last_buf = b->last_buf;
+        nb->last_in_chain = b->last_in_chain;
+
+        b->pos = b->last;
+
+        if (o == 0) {
+            /* nothing to send now: a special buffer, or none at all */
+            nb->temporary = 0;
+
+            if (!nb->flush && !nb->sync && !nb->last_buf
+                && !nb->last_in_chain)
+            {
+                continue;
+            }
+        }
+
+    link:
+
+        if (ngx_http_llm_observer_link(r, &ll, nb) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    *ll = NULL;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_next_body_filter(r, out);
+}
+
+
+/*
+ * llm_observer_limit_stream cut: the stream ends for the client right
+ * after the event that used up the key's tokens, with the provider's own
+ * ending (a finish reason of length / max_tokens, then [DONE] or
+ * message_stop); what the upstream sends after that is dropped, and the
+ * upstream connection is let go so the provider stops generating.
+ */
+
+static ngx_int_t
+ngx_http_llm_observer_cut(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t        n, k;
+    uint64_t      w;
+    ngx_buf_t    *b, *nb;
+    ngx_chain_t  *cl, *out, **ll;
+
+    out = NULL;
+    ll = &out;
+
+    /* the bytes of this chain start where the stream stood before it */
+
+    w = ctx->wire;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (ngx_buf_in_memory(cl->buf)) {
+            w -= cl->buf->last - cl->buf->pos;
+        }
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+        nb = b;
+
+        if (ctx->cut_done) {
+            /* after the end: nothing more goes out */
+            b->pos = b->last;
+
+            if (b->in_file) {
+                b->file_pos = b->file_last;
+            }
+
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(b)) {
+            goto link;
+        }
+
+        n = b->last - b->pos;
+
+        if (w + n <= ctx->cut_at && !b->last_buf) {
+            w += n;
+            goto link;
+        }
+
+        k = w + n <= ctx->cut_at ? n : ctx->cut_at - w;
+        w += n;
+
+        nb = ngx_http_llm_observer_cut_end(r, ctx, b->pos, k);
+        if (nb == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = b->last;
+        ctx->cut_done = 1;
+
+        if (r->upstream) {
+            /* the upstream module finalizes once it has no more to read:
+             * its connection is closed, not kept alive */
+            r->upstream->length = 0;
+            r->upstream->keepalive = 0;
+        }
+
+    link:
+
+        if (ngx_http_llm_observer_link(r, &ll, nb) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    *ll = NULL;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_next_body_filter(r, out);
+}
+
+
+/* head[0..len), then the provider's ending of a stream, and the end */
+
+static ngx_buf_t *
+ngx_http_llm_observer_cut_end(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, u_char *head, size_t len)
+{
+    size_t       size;
+    ngx_buf_t   *b;
+    llo_resp_t  *rs;
+    static u_char  tail[] = "\",\"choices\":[{\"index\":0,\"delta\":{},"
+                            "\"logprobs\":null,\"finish_reason\":"
+                            "\"length\"}]}\n\ndata: [DONE]\n\n";
+
+    rs = llo_resp_result(ctx->resp);
+
+    size = len + 512 + 2 * ngx_escape_json(NULL, (u_char *) rs->id.data,
+                                           rs->id.len)
+           + rs->id.len
+           + 2 * ngx_escape_json(NULL, (u_char *) rs->model.data,
+                                 rs->model.len)
+           + rs->model.len;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_cpymem(b->pos, head, len);
+
+    if (ctx->api == LLO_API_MESSAGES) {
+        b->last = ngx_sprintf(b->last,
+                              "event: message_delta\n"
+                              "data: {\"type\":\"message_delta\",\"delta\":"
+                              "{\"stop_reason\":\"max_tokens\","
+                              "\"stop_sequence\":null},\"usage\":"
+                              "{\"output_tokens\":%L}}\n\n"
+                              "event: message_stop\n"
+                              "data: {\"type\":\"message_stop\"}\n\n",
+                              ctx->cut_count);
+
+    } else {
+        b->last = ngx_cpymem(b->last, "data: {\"id\":\"", 13);
+        b->last = (u_char *) ngx_escape_json(b->last, (u_char *) rs->id.data,
+                                             rs->id.len);
+        b->last = ngx_sprintf(b->last, "\",\"object\":\"chat.completion."
+                              "chunk\",\"created\":%T,\"model\":\"",
+                              ngx_time());
+        b->last = (u_char *) ngx_escape_json(b->last,
+                                             (u_char *) rs->model.data,
+                                             rs->model.len);
+        b->last = ngx_cpymem(b->last, tail, sizeof(tail) - 1);
+    }
+
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+    b->flush = 1;
+
+    return b;
+}
+
+
+/* what the stripper holds, as a buffer linked at *ll */
+
+static ngx_int_t
+ngx_http_llm_observer_strip_held(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t ***ll)
+{
+    ngx_buf_t  *b;
+
+    if (llo_strip_room(&ctx->strip, 0) == 0) {
+        ctx->strip.passing = 1;
+        return NGX_OK;
+    }
+
+    b = ngx_create_temp_buf(r->pool, llo_strip_room(&ctx->strip, 0));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = b->pos + llo_strip_finish(&ctx->strip, b->pos);
+
+    return ngx_http_llm_observer_link(r, ll, b);
+}
+
+
+/* b linked at *ll, which then points at the new link's next */
+
+static ngx_int_t
+ngx_http_llm_observer_link(ngx_http_request_t *r, ngx_chain_t ***ll,
+    ngx_buf_t *b)
+{
+    ngx_chain_t  *ln;
+
+    ln = ngx_alloc_chain_link(r->pool);
+    if (ln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ln->buf = b;
+    **ll = ln;
+    *ll = &ln->next;
+
+    return NGX_OK;
 }
 
 
@@ -459,13 +1224,14 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
 {
     u_char                             *buf, *p;
     size_t                              size;
-    int64_t                             now, start, flags;
-    ngx_str_t                          *provider;
+    int64_t                             now, start, flags, cost;
+    const char                         *name;
     llo_rec_t                           rec;
     llo_req_t                          *rq;
     llo_resp_t                         *rs;
     ngx_uint_t                          status;
     ngx_http_variable_value_t          *vv;
+    ngx_http_llm_observer_counts_t      counts;
     ngx_http_upstream_state_t          *us;
     ngx_http_llm_observer_main_conf_t  *lmcf;
     u_char                              err[NGX_HTTP_LLM_OBSERVER_ERR_LEN];
@@ -508,8 +1274,10 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
     llo_rec_num(&rec, LLO_N_BYTES_IN, (int64_t) r->request_length);
     llo_rec_num(&rec, LLO_N_BYTES_OUT, (int64_t) r->connection->sent);
 
-    provider = ngx_http_llm_observer_provider(r);
-    llo_rec_str(&rec, LLO_S_PROVIDER, provider->data, provider->len);
+    name = llo_provider_name(ctx->provider);
+    llo_rec_str(&rec, LLO_S_PROVIDER, name, ngx_strlen(name));
+    name = llo_api_name(ctx->api);
+    llo_rec_str(&rec, LLO_S_API, name, ngx_strlen(name));
     llo_rec_str(&rec, LLO_S_ENDPOINT, r->uri.data, r->uri.len);
     llo_rec_str(&rec, LLO_S_CLIENT_ADDR, r->connection->addr_text.data,
                 r->connection->addr_text.len);
@@ -544,7 +1312,7 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
                         rq->model.len);
         }
 
-        if (rq->stream == 1) {
+        if (rq->stream == 1 || ctx->uri_stream) {
             llo_rec_num(&rec, LLO_N_STREAM, 1);
 
         } else if (rq->stream == 0) {
@@ -564,6 +1332,33 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
         if (rq->error[0]) {
             p = ngx_snprintf(p, err + sizeof(err) - p, "%s", rq->error);
         }
+
+    }
+
+    if (ctx->uri_model.set && !llo_rec_has_str(&rec, LLO_S_REQUEST_MODEL)) {
+        llo_rec_str(&rec, LLO_S_REQUEST_MODEL, ctx->uri_model.data,
+                    ctx->uri_model.len);
+    }
+
+    if (ctx->uri_stream) {
+        llo_rec_num(&rec, LLO_N_STREAM, 1);
+    }
+
+    if (ctx->prompt_estimate >= 0) {
+        llo_rec_num(&rec, LLO_N_PROMPT_ESTIMATE, ctx->prompt_estimate);
+    }
+
+    if (ctx->tok) {
+        name = llo_tok_encoding(ctx->tok);
+        llo_rec_str(&rec, LLO_S_ENCODING, name, ngx_strlen(name));
+    }
+
+    if (ctx->usage_added) {
+        flags |= LLO_FLAG_USAGE_ADDED;
+    }
+
+    if (ctx->cut_done) {
+        flags |= LLO_FLAG_CUT;
     }
 
     if (ctx->resp) {
@@ -579,7 +1374,8 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
         if (ctx->sse) {
             llo_rec_num(&rec, LLO_N_STREAM, 1);
 
-            if (!rs->done) {
+            /* a stream cut by the module ended cleanly for the client */
+            if (!rs->done && !ctx->cut_done) {
                 flags |= LLO_FLAG_INCOMPLETE;
             }
 
@@ -598,7 +1394,11 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
                         rs->model.len);
         }
 
-        if (rs->finish_reason.set) {
+        if (ctx->cut_done) {
+            name = ctx->api == LLO_API_MESSAGES ? "max_tokens" : "length";
+            llo_rec_str(&rec, LLO_S_FINISH_REASON, name, ngx_strlen(name));
+
+        } else if (rs->finish_reason.set) {
             llo_rec_str(&rec, LLO_S_FINISH_REASON, rs->finish_reason.data,
                         rs->finish_reason.len);
         }
@@ -613,31 +1413,17 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
                         rs->error_message.len);
         }
 
-        if (rs->prompt_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_PROMPT_TOKENS, rs->prompt_tokens);
-        }
-
-        if (rs->completion_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_COMPLETION_TOKENS, rs->completion_tokens);
-        }
-
-        if (rs->total_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_TOTAL_TOKENS, rs->total_tokens);
-        }
-
         if (rs->cached_tokens >= 0) {
             llo_rec_num(&rec, LLO_N_CACHED_TOKENS, rs->cached_tokens);
         }
 
-        if (rs->reasoning_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_REASONING_TOKENS, rs->reasoning_tokens);
+        if (rs->cache_creation_tokens >= 0) {
+            llo_rec_num(&rec, LLO_N_CACHE_CREATION_TOKENS,
+                        rs->cache_creation_tokens);
         }
 
-        if (rs->usage) {
-            llo_rec_str(&rec, LLO_S_TOKEN_SOURCE, "provider", 8);
-
-        } else {
-            llo_rec_str(&rec, LLO_S_TOKEN_SOURCE, "none", 4);
+        if (rs->reasoning_tokens >= 0) {
+            llo_rec_num(&rec, LLO_N_REASONING_TOKENS, rs->reasoning_tokens);
         }
 
         llo_rec_str(&rec, LLO_S_RESPONSE_TEXT, rs->text.data, rs->text.len);
@@ -673,6 +1459,52 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
         flags |= LLO_FLAG_CLIENT_ABORT;
     }
 
+    ngx_http_llm_observer_counts(r, ctx, &counts);
+
+    if (counts.prompt >= 0) {
+        llo_rec_num(&rec, LLO_N_PROMPT_TOKENS, counts.prompt);
+    }
+
+    if (counts.completion >= 0) {
+        llo_rec_num(&rec, LLO_N_COMPLETION_TOKENS, counts.completion);
+    }
+
+    if (counts.total >= 0) {
+        llo_rec_num(&rec, LLO_N_TOTAL_TOKENS, counts.total);
+    }
+
+    llo_rec_str(&rec, LLO_S_TOKEN_SOURCE, counts.source.data,
+                counts.source.len);
+
+    cost = ngx_http_llm_observer_cost(r, ctx, &counts);
+
+    if (cost >= 0) {
+        llo_rec_num(&rec, LLO_N_COST_NANO, cost);
+    }
+
+    if (ctx->key) {
+        llo_rec_str(&rec, LLO_S_KEY_NAME, ctx->key->name,
+                    ngx_strlen(ctx->key->name));
+
+        if (ctx->key->team[0]) {
+            llo_rec_str(&rec, LLO_S_KEY_TEAM, ctx->key->team,
+                        ngx_strlen(ctx->key->team));
+        }
+    }
+
+    if (ctx->refused) {
+        llo_rec_str(&rec, LLO_S_REFUSED, ctx->refused,
+                    ngx_strlen(ctx->refused));
+    }
+
+    if (ctx->admitted) {
+        ngx_http_llm_observer_reconcile(r, ctx, &counts, cost);
+    }
+
+    if (counts.trunc) {
+        flags |= LLO_FLAG_COUNT_TRUNC;
+    }
+
     if (p != err) {
         llo_rec_str(&rec, LLO_S_PARSE_ERROR, err, p - err);
     }
@@ -701,7 +1533,7 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
 }
 
 
-static int64_t
+int64_t
 ngx_http_llm_observer_now_us(void)
 {
     struct timeval  tv;
@@ -712,29 +1544,141 @@ ngx_http_llm_observer_now_us(void)
 }
 
 
-static ngx_str_t *
-ngx_http_llm_observer_provider(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    static ngx_str_t  openai = ngx_string("openai");
-    static ngx_str_t  unknown = ngx_string("unknown");
-    static ngx_str_t  paths[] = {
-        ngx_string("/chat/completions"),
-        ngx_string("/completions"),
-        ngx_string("/embeddings"),
-        ngx_string("/responses")
-    };
+/*
+ * The provider's counts when it sent them for the whole call; otherwise,
+ * for a successful call, the tokenizer's: the prompt as counted before
+ * it was forwarded, the completion from the text received (a stream
+ * without usage, or one cut short: Anthropic's message_start says 1
+ * output token, the last message_delta the real count).  Counts are
+ * final only once the response has ended; before that a variable gives
+ * what is known.
+ */
 
-    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        if (r->uri.len >= paths[i].len
-            && ngx_strncmp(r->uri.data + r->uri.len - paths[i].len,
-                           paths[i].data, paths[i].len) == 0)
-        {
-            return &openai;
+static void
+ngx_http_llm_observer_counts(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c)
+{
+    ngx_uint_t   local, status;
+    llo_req_t   *rq;
+    llo_resp_t  *rs;
+
+    rs = ctx->resp ? llo_resp_result(ctx->resp) : NULL;
+    rq = ctx->req ? llo_req_result(ctx->req) : NULL;
+
+    c->prompt = rs ? rs->prompt_tokens : -1;
+    c->completion = rs ? rs->completion_tokens : -1;
+    c->total = rs ? rs->total_tokens : -1;
+    c->trunc = 0;
+
+    if (rs && rs->usage) {
+        ngx_str_set(&c->source, "provider");
+
+    } else {
+        ngx_str_set(&c->source, "none");
+    }
+
+    status = ctx->status ? ctx->status : r->headers_out.status;
+
+    if (rs == NULL || ctx->tok == NULL || !ctx->resp_done
+        || status < 200 || status > 299)
+    {
+        return;
+    }
+
+    local = 0;
+
+    if (c->prompt < 0 && ctx->prompt_estimate >= 0) {
+        c->prompt = ctx->prompt_estimate;
+        c->trunc = rq && rq->count_trunc;
+        local = 1;
+    }
+
+    if (ctx->api != LLO_API_EMBEDDINGS
+        && (c->completion < 0 || ((ctx->sse || ctx->uri_stream) && !rs->done)))
+    {
+        if (ctx->completion_count < 0) {
+            ctx->completion_count = ctx->count
+                                    ? (int64_t) llo_tok_stream_finish(
+                                                                 ctx->count)
+                                    : 0;
+        }
+
+        c->completion = ctx->completion_count;
+        local = 1;
+    }
+
+    if (!local) {
+        return;
+    }
+
+    if (ctx->api == LLO_API_EMBEDDINGS) {
+        c->total = c->prompt;
+
+    } else if (c->prompt >= 0) {
+        c->total = c->prompt + c->completion;
+
+    } else {
+        c->total = -1;
+    }
+
+    if (ctx->tok_exact) {
+        ngx_str_set(&c->source, "tokenizer");
+
+    } else {
+        ngx_str_set(&c->source, "estimate");
+    }
+}
+
+
+/* the call's cost by llm_observer_price, for the model that answered (a
+ * dated name like gpt-4o-2024-08-06 matches its prefix entry); -1 when
+ * there is no price or no count */
+
+static int64_t
+ngx_http_llm_observer_cost(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c)
+{
+    llo_req_t                          *rq;
+    llo_resp_t                         *rs;
+    llo_sstr_t                         *m;
+    const llo_price_t                  *p;
+    ngx_http_llm_observer_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_observer_module);
+
+    if (lmcf->prices.nelts == 0) {
+        return -1;
+    }
+
+    rq = ctx->req ? llo_req_result(ctx->req) : NULL;
+    rs = ctx->resp ? llo_resp_result(ctx->resp) : NULL;
+
+    p = NULL;
+
+    if (rs && rs->model.set) {
+        m = &rs->model;
+        p = llo_price_find(lmcf->prices.elts, lmcf->prices.nelts, m->data,
+                           m->len);
+    }
+
+    if (p == NULL) {
+        m = (rq && rq->model.set) ? &rq->model
+            : ctx->uri_model.set ? &ctx->uri_model : NULL;
+
+        if (m == NULL) {
+            return -1;
+        }
+
+        p = llo_price_find(lmcf->prices.elts, lmcf->prices.nelts, m->data,
+                           m->len);
+        if (p == NULL) {
+            return -1;
         }
     }
 
-    return &unknown;
+    return llo_cost_nano(p, c->prompt, rs ? rs->cached_tokens : -1,
+                         rs ? rs->cache_creation_tokens : -1,
+                         c->completion);
 }
 
 
@@ -744,10 +1688,12 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
 {
     u_char                             *p;
     int64_t                             n;
+    ngx_str_t                           str;
     llo_req_t                          *rq;
     llo_resp_t                         *rs;
     llo_sstr_t                         *s;
     ngx_http_llm_observer_ctx_t        *ctx;
+    ngx_http_llm_observer_counts_t      c;
     ngx_http_llm_observer_main_conf_t  *lmcf;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_observer_module);
@@ -762,6 +1708,7 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
 
     n = -1;
     s = NULL;
+    str.len = 0;
 
     switch (data) {
 
@@ -775,15 +1722,64 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LLM_VAR_PROMPT_TOKENS:
-        n = rs ? rs->prompt_tokens : -1;
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+        n = c.prompt;
         break;
 
     case NGX_HTTP_LLM_VAR_COMPLETION_TOKENS:
-        n = rs ? rs->completion_tokens : -1;
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+        n = c.completion;
         break;
 
     case NGX_HTTP_LLM_VAR_TOTAL_TOKENS:
-        n = rs ? rs->total_tokens : -1;
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+        n = c.total;
+        break;
+
+    case NGX_HTTP_LLM_VAR_TOKEN_SOURCE:
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+        str = c.source;
+        break;
+
+    case NGX_HTTP_LLM_VAR_COST:
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+
+        n = ngx_http_llm_observer_cost(r->main, ctx, &c);
+        if (n < 0) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, LLO_COST_FORMAT_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        str.data = p;
+        str.len = llo_cost_format_nano(n, (char *) p, LLO_COST_FORMAT_LEN);
+        n = -1;
+        break;
+
+    case NGX_HTTP_LLM_VAR_KEY_NAME:
+        if (ctx->key) {
+            str.data = (u_char *) ctx->key->name;
+            str.len = ngx_strlen(str.data);
+        }
+        break;
+
+    case NGX_HTTP_LLM_VAR_KEY_TEAM:
+        if (ctx->key) {
+            str.data = (u_char *) ctx->key->team;
+            str.len = ngx_strlen(str.data);
+        }
+        break;
+
+    case NGX_HTTP_LLM_VAR_PROVIDER:
+        str.data = (u_char *) llo_provider_name(ctx->provider);
+        str.len = ngx_strlen(str.data);
+        break;
+
+    case NGX_HTTP_LLM_VAR_PROMPT_ESTIMATE:
+        n = ctx->prompt_estimate;
         break;
 
     case NGX_HTTP_LLM_VAR_TTFT_MS:
@@ -830,6 +1826,10 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
     if (s != NULL) {
         v->data = (u_char *) s->data;
         v->len = s->len;
+
+    } else if (str.len) {
+        v->data = str.data;
+        v->len = str.len;
 
     } else if (n >= 0) {
         p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
@@ -894,6 +1894,23 @@ ngx_http_llm_observer_create_main_conf(ngx_conf_t *cf)
     lmcf->used = NGX_CONF_UNSET;
     lmcf->request_id_index = NGX_ERROR;
 
+    if (ngx_array_init(&lmcf->toks, cf->pool, 2,
+                       sizeof(ngx_http_llm_observer_tok_t))
+        != NGX_OK
+        || ngx_array_init(&lmcf->prices, cf->pool, 64, sizeof(llo_price_t))
+           != NGX_OK
+        || ngx_array_init(&lmcf->keys, cf->pool, 16, sizeof(llo_key_t))
+           != NGX_OK
+        || ngx_array_init(&lmcf->key_where, cf->pool, 16,
+                          sizeof(ngx_http_llm_observer_where_t))
+           != NGX_OK
+        || ngx_array_init(&lmcf->models, cf->pool, 32,
+                          sizeof(ngx_http_llm_observer_model_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
     return lmcf;
 }
 
@@ -902,6 +1919,11 @@ static char *
 ngx_http_llm_observer_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_llm_observer_main_conf_t  *lmcf = conf;
+
+    ngx_str_t                       enc;
+    ngx_uint_t                      i;
+    llo_tok_t                      *tok;
+    ngx_http_llm_observer_model_t  *m;
 
     if (lmcf->path.data == NULL) {
         ngx_str_set(&lmcf->path, NGX_HTTP_LLM_OBSERVER_RING);
@@ -913,7 +1935,31 @@ ngx_http_llm_observer_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(lmcf->used, 0);
 
-    return NGX_CONF_OK;
+    /* tiktoken's model table after the conf's own entries, for the
+     * encodings that were loaded */
+
+    for (i = 0; ngx_http_llm_observer_default_models[i].model; i++) {
+        enc.data = (u_char *) ngx_http_llm_observer_default_models[i].encoding;
+        enc.len = ngx_strlen(enc.data);
+
+        tok = ngx_http_llm_observer_find_tok(lmcf, &enc);
+        if (tok == NULL) {
+            continue;
+        }
+
+        m = ngx_array_push(&lmcf->models);
+        if (m == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        m->model.data = (u_char *) ngx_http_llm_observer_default_models[i].model;
+        m->model.len = ngx_strlen(m->model.data);
+        m->prefix = (m->model.data[m->model.len - 1] == '*');
+        m->model.len -= m->prefix;
+        m->tok = tok;
+    }
+
+    return ngx_http_llm_observer_keys_init(cf, lmcf);
 }
 
 
@@ -929,6 +1975,10 @@ ngx_http_llm_observer_create_loc_conf(ngx_conf_t *cf)
 
     lcf->enable = NGX_CONF_UNSET;
     lcf->max_text = NGX_CONF_UNSET_SIZE;
+    lcf->provider = NGX_CONF_UNSET_UINT;
+    lcf->stream_usage = NGX_CONF_UNSET;
+    lcf->auth = NGX_CONF_UNSET;
+    lcf->limit_stream = NGX_CONF_UNSET_UINT;
 
     return lcf;
 }
@@ -941,8 +1991,25 @@ ngx_http_llm_observer_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_llm_observer_loc_conf_t  *prev = parent;
     ngx_http_llm_observer_loc_conf_t  *conf = child;
 
+    ngx_http_llm_observer_main_conf_t  *lmcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_size_value(conf->max_text, prev->max_text, 32 * 1024);
+    ngx_conf_merge_uint_value(conf->provider, prev->provider,
+                              NGX_HTTP_LLM_OBSERVER_AUTO);
+    ngx_conf_merge_value(conf->stream_usage, prev->stream_usage, 0);
+    ngx_conf_merge_value(conf->auth, prev->auth, 0);
+    ngx_conf_merge_uint_value(conf->limit_stream, prev->limit_stream, 0);
+
+    /* a call that is authenticated is observed: the record is the audit
+     * of what the key did, refusals included */
+
+    if (conf->auth) {
+        conf->enable = 1;
+        lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_llm_observer_module);
+        lmcf->used = 1;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1088,6 +2155,239 @@ ngx_http_llm_observer_max_text(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* ngx_conf_set_enum_slot, with an error that names the directive */
+
+static char *
+ngx_http_llm_observer_provider(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *rv;
+
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_ERROR) {
+        return rv;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, it must "
+                       "be \"auto\", \"openai\", \"anthropic\" or \"gemini\"",
+                       &((ngx_str_t *) cf->args->elts)[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * llm_observer_tokenizer <encoding> <path>: the rank file is read here,
+ * while the configuration is, so "nginx -t" names a missing or corrupt
+ * file and its line; the workers share the table the master built.
+ */
+
+static char *
+ngx_http_llm_observer_tokenizer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_observer_main_conf_t  *lmcf = conf;
+
+    u_char                       *enc;
+    ngx_str_t                    *value, path;
+    llo_tok_t                    *tok;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_llm_observer_tok_t  *t;
+    char                          err[512];
+
+    value = cf->args->elts;
+
+    if (ngx_http_llm_observer_find_tok(lmcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate encoding \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    path = value[2];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    enc = ngx_pnalloc(cf->pool, value[1].len + 1);
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (enc == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(enc, value[1].data, value[1].len + 1);
+
+    /* ngx_conf_full_name() leaves the path NUL-terminated */
+
+    tok = llo_tok_load((char *) enc, (char *) path.data, err, sizeof(err));
+
+    if (tok == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive: %s",
+                           &value[2], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_llm_observer_tok_cleanup;
+    cln->data = tok;
+
+    t = ngx_array_push(&lmcf->toks);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t->encoding = value[1];
+    t->tok = tok;
+
+    return NGX_CONF_OK;
+}
+
+
+/* llm_observer_tokenizer_model <model | prefix*> <encoding> */
+
+static char *
+ngx_http_llm_observer_tokenizer_model(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_observer_main_conf_t  *lmcf = conf;
+
+    ngx_str_t                      *value;
+    llo_tok_t                      *tok;
+    ngx_http_llm_observer_model_t  *m;
+
+    value = cf->args->elts;
+
+    tok = ngx_http_llm_observer_find_tok(lmcf, &value[2]);
+
+    if (tok == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown encoding \"%V\" in \"%V\" directive; "
+                           "load it first with \"llm_observer_tokenizer %V "
+                           "<file>\"", &value[2], &cmd->name, &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[1].len == 0
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len - 1, '*')
+           != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid model \"%V\" in \"%V\" directive, a "
+                           "\"*\" may only end it", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    m = ngx_array_push(&lmcf->models);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->model = value[1];
+    m->prefix = (value[1].data[value[1].len - 1] == '*');
+    m->model.len -= m->prefix;
+    m->tok = tok;
+
+    return NGX_CONF_OK;
+}
+
+
+/* llm_observer_price <model | prefix*> input= output= [cached_input=]
+ * [cache_write=]: parsed by llo_cost.c, which names what is wrong */
+
+static char *
+ngx_http_llm_observer_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_observer_main_conf_t  *lmcf = conf;
+
+    ngx_str_t    *value;
+    ngx_uint_t    i;
+    llo_price_t  *p, *q;
+    char          err[256];
+
+    value = cf->args->elts;
+
+    p = ngx_array_push(&lmcf->prices);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    llo_price_init(p);
+
+    if (llo_price_model(p, (char *) value[1].data, value[1].len, err,
+                        sizeof(err))
+        != 0)
+    {
+        goto invalid;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (llo_price_param(p, (char *) value[i].data, value[i].len, err,
+                            sizeof(err))
+            != 0)
+        {
+            goto invalid;
+        }
+    }
+
+    if (llo_price_check(p, err, sizeof(err)) != 0) {
+        goto invalid;
+    }
+
+    q = lmcf->prices.elts;
+
+    for (i = 0; i + 1 < lmcf->prices.nelts; i++) {
+        if (q[i].prefix == p->prefix && q[i].len == p->len
+            && ngx_strncmp(q[i].model, p->model, p->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate model \"%V\" in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\" directive", err,
+                       &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static llo_tok_t *
+ngx_http_llm_observer_find_tok(ngx_http_llm_observer_main_conf_t *lmcf,
+    ngx_str_t *encoding)
+{
+    ngx_uint_t                    i;
+    ngx_http_llm_observer_tok_t  *t;
+
+    t = lmcf->toks.elts;
+
+    for (i = 0; i < lmcf->toks.nelts; i++) {
+        if (t[i].encoding.len == encoding->len
+            && ngx_strncmp(t[i].encoding.data, encoding->data,
+                           encoding->len) == 0)
+        {
+            return t[i].tok;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_llm_observer_tok_cleanup(void *data)
+{
+    llo_tok_free(data);
+}
+
+
 static void
 ngx_http_llm_observer_ring_cleanup(void *data)
 {
@@ -1185,6 +2485,10 @@ ngx_http_llm_observer_init_module(ngx_cycle_t *cycle)
     lmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_llm_observer_module);
 
+    if (lmcf != NULL && lmcf->ring != NULL && !ngx_test_config) {
+        ngx_http_llm_observer_audit_keys(cycle, lmcf);
+    }
+
     if (lmcf == NULL || lmcf->ring == NULL || !lmcf->ring->created
         || geteuid() != 0)
     {
@@ -1272,6 +2576,13 @@ ngx_http_llm_observer_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llm_observer_log_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llm_observer_access_handler;
 
     ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter =

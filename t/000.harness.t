@@ -241,7 +241,9 @@ is($log[-1]{headers}{'x-scenario'}, 'slow', 'upstream log records request header
     }
 EOF
     ok($ng->{pid}, "nginx started (pid $ng->{pid})");
-    is(scalar(() = nginx_workers($ng)), 2, 'two workers');
+    # the master forks its workers after it wrote its pid: wait for them
+    ok(wait_for(sub { scalar(() = nginx_workers($ng)) == 2 }, timeout => 10),
+        'two workers');
 
     for my $prefix ('', '/v11') {
         for my $name (qw(sse_usage json_chunked gzip_sse big)) {

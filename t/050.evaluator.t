@@ -145,13 +145,22 @@ for my $c (
 # --------------------------------------------------------------- migrations
 
 {
+    # every migration in sql/, in order
+    opendir my $sd, repo_root() . '/sql' or die "sql/: $!";
+    my @mig = sort map { /^(\d{3}_\w+)\.sql$/ ? $1 : () } readdir $sd;
+    closedir $sd;
+    my $n = @mig;
+    my $list = join ', ', @mig;
+    my $s = $n > 1 ? 's' : '';
+    my $are = $n > 1 ? 's are' : ' is';
+
     # the ring does not exist yet either: the daemon retries that, but an
     # unmigrated database is not worth retrying
     my $t = time;
     my ($rc, $out) = ev($p, '-o', 'log_file=stderr', 'run');
     my $took = time - $t;
     is($rc, 1, 'run against a database without migrations: exits 1');
-    like($out, qr/\[error\] \d+: 1 database migration is pending \(001_llm_requests\): run "llm-evaluator -c \Q$p->{evconf}\E migrate" first/,
+    like($out, qr/\[error\] \d+: $n database migration$are pending \(\Q$list\E\): run "llm-evaluator -c \Q$p->{evconf}\E migrate" first/,
         'run without migrations: says which is pending and what to run');
     ok($took < 5, sprintf('run without migrations: refuses at once (%.1f s)', $took));
     is(psql($pg, "SELECT count(*) FROM pg_tables WHERE tablename IN ('llm_requests', 'llm_schema_migrations')"),
@@ -159,17 +168,18 @@ for my $c (
 
     ($rc, $out) = ev($p, 'migrate');
     is($rc, 0, 'migrate (1st): exits 0') or diag($out);
-    is($out, "applied 001_llm_requests\n1 migration applied\n",
-        'migrate (1st): applies 001_llm_requests');
+    is($out, join('', map { "applied $_\n" } @mig) . "$n migration$s applied\n",
+        "migrate (1st): applies $list");
 
     ($rc, $out) = ev($p, 'migrate');
     is($rc, 0, 'migrate (2nd): exits 0') or diag($out);
     is($out, "no pending migrations\n", 'migrate (2nd): applies nothing');
 
-    is(psql($pg, 'SELECT count(*) FROM llm_schema_migrations'), 1,
-        'llm_schema_migrations has one row');
-    is(psql($pg, 'SELECT version FROM llm_schema_migrations'), '001_llm_requests',
-        'llm_schema_migrations: version 001_llm_requests');
+    ok($n >= 2, "sql/ holds the migrations ($list)");
+    is(psql($pg, 'SELECT count(*) FROM llm_schema_migrations'), $n,
+        "llm_schema_migrations has $n rows");
+    is(psql($pg, 'SELECT string_agg(version, \',\' ORDER BY version) FROM llm_schema_migrations'),
+        join(',', @mig), "llm_schema_migrations: versions $list");
     is(psql($pg, "SELECT relkind FROM pg_class WHERE relname = 'llm_requests'"), 'p',
         'llm_requests exists, partitioned');
 }

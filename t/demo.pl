@@ -4,8 +4,10 @@
 #
 # A throwaway PostgreSQL, the demo upstream (t/lib/upstream.pl, which
 # answers like OpenAI's chat completions API), nginx with the module, and
-# the evaluator daemon; a handful of calls, stream and non-stream; then the
-# rows the evaluator wrote.  LLO_KEEP=1 keeps the temp dir.
+# the evaluator daemon; a handful of calls, stream and non-stream, in the
+# OpenAI, Anthropic and Gemini formats, counted by the providers' usage or
+# the tiktoken tokenizer; then the rows the evaluator wrote.  LLO_KEEP=1
+# keeps the temp dir.
 
 use strict;
 use warnings;
@@ -14,6 +16,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use LLOTest;
+use LLOFixtures qw(provider_meta provider_file);
 
 $| = 1;
 
@@ -21,6 +24,10 @@ my $root = repo_root();
 my $evaluator = "$root/build/llm-evaluator";
 
 die "demo: $evaluator is missing; run make first\n" unless -x $evaluator;
+
+my %rank = map { $_ => "$root/build/tiktoken/$_.tiktoken" }
+    qw(o200k_base cl100k_base);
+-s $_ or die "demo: $_ is missing; run make tok-data first\n" for values %rank;
 
 sub step { print "\n== $_[0]\n" }
 
@@ -58,17 +65,22 @@ step('starting nginx with ngx_http_llm_observer_module');
 my $port = free_port();
 my $ng = nginx_start(workers => 2, http => <<"EOF");
     llm_observer_ring $ring size=8m;
+    llm_observer_tokenizer o200k_base $rank{o200k_base};
+    llm_observer_tokenizer cl100k_base $rank{cl100k_base};
 
-    log_format llm '\$status model=\$llm_model stream=\$llm_stream '
-                   'tokens=\$llm_prompt_tokens/\$llm_completion_tokens/'
-                   '\$llm_total_tokens ttft_ms=\$llm_ttft_ms '
+    log_format llm '\$status \$llm_provider model=\$llm_model '
+                   'stream=\$llm_stream prompt_estimate='
+                   '\$llm_prompt_tokens_estimate tokens=\$llm_prompt_tokens/'
+                   '\$llm_completion_tokens/\$llm_total_tokens '
+                   '(\$llm_token_source) ttft_ms=\$llm_ttft_ms '
                    'finish=\$llm_finish_reason id=\$llm_request_id';
 
     server {
         listen 127.0.0.1:$port;
 
-        location /v1/ {
+        location / {
             llm_observer on;
+            llm_observer_stream_usage on;
             access_log $dir/llm.log llm;
             proxy_pass http://127.0.0.1:$up->{port};
             proxy_http_version 1.1;
@@ -113,8 +125,23 @@ for my $c (@calls) {
                      [ 'x-scenario', $scenario ] ],
         body => $body);
 
-    printf "   %-12s -> HTTP %s, %d bytes\n", $scenario, $r->{status},
+    printf "   %-26s -> HTTP %s, %d bytes\n", $scenario, $r->{status},
         length $r->{body};
+}
+
+# the other providers' wire formats (t/fixtures/providers)
+for my $name (qw(anthropic_messages_stream anthropic_messages
+    gemini_stream_sse gemini_generate openai_responses_stream
+    openai_embeddings))
+{
+    my $m = provider_meta($name) or die "demo: no fixture $name\n";
+    my $r = http_req(port => $port, path => $m->{uri},
+        headers => [ [ 'Content-Type', 'application/json' ],
+                     [ 'x-scenario', "file:$name" ] ],
+        body => provider_file($name, 'request'));
+    printf "   %-26s -> HTTP %s, %d bytes\n", $name, $r->{status},
+        length $r->{body};
+    push @calls, [ $name ];
 }
 
 step('access log lines');
@@ -133,12 +160,13 @@ die "demo: rows did not arrive; see $dir/evaluator.log\n" unless $n;
 step('rows in llm_requests');
 ($rc, $out) = run_cmd('psql', '-X', '-h', '127.0.0.1', '-p', $pg->{port},
     '-U', 'postgres', '-d', 'llo', '-c',
-    'select to_char(ts, \'HH24:MI:SS.MS\') as ts, request_model, stream, '
-    . 'status, prompt_tokens as pt, completion_tokens as ct, '
-    . 'total_tokens as tt, token_source as src, round(ttft_ms) as ttft, '
-    . 'round(latency_ms) as ms, finish_reason as fin, incomplete, '
+    'select to_char(ts, \'HH24:MI:SS.MS\') as ts, provider, api, '
+    . 'request_model, stream, status, prompt_tokens_estimate as est, '
+    . 'prompt_tokens as pt, completion_tokens as ct, '
+    . 'total_tokens as tt, token_source as src, usage_added as added, '
+    . 'round(ttft_ms) as ttft, finish_reason as fin, incomplete as inc, '
     . 'left(regexp_replace(coalesce(nullif(response_text, \'\'), '
-    . 'error_message), \'\\s+\', \' \', \'g\'), 36) as text '
+    . 'error_message), \'\\s+\', \' \', \'g\'), 30) as text '
     . 'from llm_requests order by ts, id');
 print $out;
 

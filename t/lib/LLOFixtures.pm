@@ -48,7 +48,7 @@ use IO::Compress::Gzip qw($GzipError);
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 
 our @EXPORT_OK = qw(scenario scenario_names expected_body expected_facts
-    json_escape);
+    json_escape provider_meta provider_file provider_names);
 
 our $MODEL   = 'gpt-4o-mini-2024-07-18';
 our $CREATED = 1732000000;
@@ -83,8 +83,13 @@ sub scenario_names { return @NAMES }
 sub scenario {
     my ($name) = @_;
     return $CACHE{$name} if $CACHE{$name};
-    my $builder = __PACKAGE__->can("_s_$name") or return undef;
-    my $s = $builder->();
+    my $s;
+    if ($name =~ /^file:([A-Za-z0-9_]+)(?::(abort))?$/) {
+        $s = _file_scenario($1, $2) or return undef;
+    } else {
+        my $builder = __PACKAGE__->can("_s_$name") or return undef;
+        $s = $builder->();
+    }
     $s->{name} = $name;
     $s->{delay} //= 0;
     $s->{reason} //= 'OK';
@@ -578,6 +583,83 @@ sub _s_gzip_sse {
     die "gzip_sse fixture does not round-trip"
         unless _gunzip(join '', @{ $s->{pieces} }) eq $plain;
     return $s;
+}
+
+# Provider fixtures in t/fixtures/providers (see its README): NAME.body is
+# served as it is, NAME.meta gives status, content type and the facts.
+# Bodies are cut at a deterministic, irregular sequence of sizes (1 to 97
+# bytes), so events and UTF-8 sequences are split at awkward places; a
+# stream is sent chunked with a short pause between pieces.  "abort" sends
+# the first half of a stream and closes without the last chunk.
+
+our $PROVIDER_DIR = do {
+    (my $d = __FILE__) =~ s{lib/LLOFixtures\.pm$}{fixtures/providers};
+    $d;
+};
+
+sub provider_meta {
+    my ($name) = @_;
+    open my $fh, '<', "$PROVIDER_DIR/$name.meta" or return undef;
+    my %m;
+    while (my $l = <$fh>) {
+        chomp $l;
+        next if $l =~ /^\s*(#|$)/;
+        my ($k, $v) = split /=/, $l, 2;
+        $m{$k} = $v;
+    }
+    close $fh;
+    return \%m;
+}
+
+sub provider_file {
+    my ($name, $ext) = @_;
+    open my $fh, '<:raw', "$PROVIDER_DIR/$name.$ext" or return undef;
+    local $/;
+    my $b = <$fh>;
+    close $fh;
+    return $b;
+}
+
+sub provider_names {
+    opendir my $d, $PROVIDER_DIR or return ();
+    my @n = sort map { /^(.+)\.meta$/ ? $1 : () } readdir $d;
+    closedir $d;
+    return @n;
+}
+
+sub _file_scenario {
+    my ($name, $variant) = @_;
+    my $m = provider_meta($name) or return undef;
+    my $body = provider_file($name, 'body');
+    return undef unless defined $body;
+    my $ct = $m->{content_type} // 'application/json';
+    my $stream = $ct =~ m{event-stream} || ($m->{uri} // '') =~ /stream/i;
+    my @sizes;
+    my $x = 7;
+    for (my $pos = 0; $pos < length $body; ) {
+        $x = ($x * 37 + 11) % 97;
+        push @sizes, $x + 1;
+        $pos += $x + 1;
+    }
+    my $pieces = _split_at($body, _split_sizes($body, @sizes));
+    my $framing = $stream ? 'chunked' : 'length';
+    if (($variant // '') eq 'abort') {
+        my $half = int(@$pieces / 2);
+        $pieces = [ @{$pieces}[0 .. $half - 1] ];
+        $framing = 'chunked_noterm';
+    }
+    my %facts = %$m;
+    $facts{complete} = ($variant // '') eq 'abort' ? 0 : 1;
+    $facts{stream} = $stream ? 1 : 0;
+    return {
+        status  => $m->{status} // 200,
+        reason  => ($m->{status} // 200) == 200 ? 'OK' : 'Error',
+        headers => [ [ 'Content-Type', $ct ] ],
+        framing => $framing,
+        pieces  => $pieces,
+        delay   => $stream ? 0.002 : 0,
+        facts   => \%facts,
+    };
 }
 
 sub _s_abort_mid {

@@ -688,7 +688,7 @@ sub upstream_stop {
 }
 
 # parsed --log lines: {method, path, sha256, len, scenario, version,
-# headers => {lc name => value}}
+# headers => {lc name => value}, body}
 sub upstream_log {
     my ($u) = @_;
     my $d = _slurp($u->{log}) // '';
@@ -698,7 +698,7 @@ sub upstream_log {
         my $h = eval { JSON::PP->new->decode($f[6] // '{}') } // {};
         push @r, { method => $f[0], path => $f[1], sha256 => $f[2],
                    len => $f[3], scenario => $f[4], version => $f[5],
-                   headers => $h };
+                   headers => $h, body => pack('H*', $f[7] // '') };
     }
     return @r;
 }

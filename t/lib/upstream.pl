@@ -19,7 +19,13 @@
 #
 # With --log FILE one tab-separated line per request is appended:
 #   METHOD  PATH  SHA256(body)  LEN(body)  SCENARIO  HTTP/x.y  HEADERS
-# (HEADERS: the request headers as one-line JSON object, lowercase names)
+# (HEADERS: the request headers as one-line JSON object, lowercase names),
+# then the body in hex.
+#
+# "x-scenario: file:NAME" serves t/fixtures/providers/NAME.body (NAME.meta:
+# status, content type); "file:NAME:abort" half of it, then closes.
+# "x-scenario: sse_auto" streams sse_usage when the request body asks for
+# stream_options.include_usage, sse_nousage otherwise.
 
 use strict;
 use warnings;
@@ -221,7 +227,7 @@ sub log_request {
     return unless defined $log;
     my $line = join("\t", $req->{method}, $req->{target}, sha256_hex($req->{body}),
         length($req->{body}), $scenario, "HTTP/$req->{version}",
-        $HJSON->encode($req->{headers})) . "\n";
+        $HJSON->encode($req->{headers}), unpack('H*', $req->{body})) . "\n";
     if (open my $fh, '>>', $log) {
         flock($fh, LOCK_EX);
         syswrite($fh, $line);
@@ -260,7 +266,7 @@ sub simple_response {
 sub handle {
     my ($c, $req) = @_;
 
-    if ($req->{target} =~ m{^/__expected/([A-Za-z0-9_]+)$}) {
+    if ($req->{target} =~ m{^/__expected/([A-Za-z0-9_:]+)$}) {
         my $name = $1;
         log_request($req, $name);
         my $s = LLOFixtures::scenario($name);
@@ -272,6 +278,21 @@ sub handle {
 
     my $name = $req->{headers}{'x-scenario'} // 'json';
     log_request($req, $name);
+
+    # "sse_auto" answers like OpenAI: the usage chunk only when the request
+    # asked for it with stream_options.include_usage
+    if ($name eq 'sse_auto') {
+        my $j = eval { JSON::PP->new->decode($req->{body}) };
+        $name = ($j && ref $j eq 'HASH' && ref $j->{stream_options} eq 'HASH'
+                 && $j->{stream_options}{include_usage})
+            ? 'sse_usage' : 'sse_nousage';
+        unless ($j) {
+            return simple_response($c, $req, 400, 'Bad Request',
+                'application/json',
+                qq({"error":{"message":"We could not parse the JSON body of your request.","type":"invalid_request_error","param":null,"code":null}}\n),
+                "x-upstream-scenario: sse_auto\r\n");
+        }
+    }
     my $s = LLOFixtures::scenario($name);
     unless ($s) {
         return simple_response($c, $req, 404, 'Not Found', 'application/json',

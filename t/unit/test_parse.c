@@ -8,11 +8,16 @@
  * give what yajl gives, on the fixtures and on a thousand random
  * streams.
  *
+ * The fixtures of t/fixtures/providers (OpenAI, Anthropic, Gemini; see
+ * their README) are fed the same ways, and must give the facts of their
+ * .meta files, text included, through res.text and llo_resp_on_text().
+ *
  * LLO_BENCH=1 runs a micro-benchmark instead of the tests.
  */
 
 #include <check.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +32,10 @@
 
 #ifndef LLO_FIXTURES
 #define LLO_FIXTURES            "t/unit/fixtures"
+#endif
+
+#ifndef LLO_PROVIDERS
+#define LLO_PROVIDERS           "t/fixtures/providers"
 #endif
 
 #define LLO_T_MAX_TEXT          65536
@@ -80,6 +89,7 @@ typedef struct {
 typedef struct {
     const char         *file;
     int                 body;
+    int                 api;
     const char         *id;             /* NULL: never set */
     const char         *model;
     const char         *finish;
@@ -108,6 +118,7 @@ typedef struct {
     char                sent_id[64];    /* the last one sent as a string */
     char                sent_model[64];
     char                finish[16];
+    size_t              finish_end;     /* of the first finish */
     int64_t             tok[5];
     unsigned            usage;
     unsigned            done;
@@ -152,12 +163,16 @@ static void llo_t_buf_str(llo_t_buf_t *b, const char *s);
 static void llo_t_buf_fmt(llo_t_buf_t *b, const char *fmt, ...);
 static void llo_t_feed(void *p, int req, const uint8_t *data, size_t len,
     size_t split, size_t step);
+static void llo_t_on_text(void *data, const uint8_t *s, size_t len);
 static void llo_t_resp_run(const uint8_t *data, size_t len, int body,
     int gzip, size_t max_text, int skim, size_t split, size_t step,
     llo_resp_t *out);
+static void llo_t_resp_run_api(int api, const uint8_t *data, size_t len,
+    int body, int gzip, size_t max_text, int skim, size_t split, size_t step,
+    llo_t_buf_t *on, llo_resp_t *out);
 static void llo_t_resp_free(llo_resp_t *r);
-static void llo_t_req_run(const uint8_t *data, size_t len, size_t max_text,
-    size_t split, size_t step, llo_req_t *out);
+static void llo_t_req_run(int api, const uint8_t *data, size_t len,
+    size_t max_text, size_t split, size_t step, llo_req_t *out);
 static int llo_t_sstr_diff(const char *name, const llo_sstr_t *a,
     const llo_sstr_t *b, char *why, size_t size);
 static int llo_t_mstr_diff(const char *name, const llo_mstr_t *a,
@@ -168,11 +183,12 @@ static int llo_t_req_diff(const llo_req_t *a, const llo_req_t *b, char *why,
     size_t size);
 static void llo_t_sstr(llo_sstr_t *s, const char *v);
 static void llo_t_mstr(llo_mstr_t *s, const char *v);
-static void llo_t_expected(const llo_t_fixture_t *fx, size_t len,
-    llo_resp_t *r);
-static void llo_t_check_splits(const uint8_t *data, size_t len, int body,
-    int gzip, size_t max_text, int skim, const llo_resp_t *want, int flags,
-    const char *what);
+static size_t llo_t_finish_end(const uint8_t *data, size_t len);
+static void llo_t_expected(const llo_t_fixture_t *fx, const uint8_t *data,
+    size_t len, llo_resp_t *r);
+static void llo_t_check_splits(int api, const uint8_t *data, size_t len,
+    int body, int gzip, size_t max_text, int skim, const llo_resp_t *want,
+    int flags, const char *what);
 static unsigned long long llo_t_error_at(const char *error,
     const char *prefix);
 static uint32_t llo_t_rand(void);
@@ -186,13 +202,16 @@ static void llo_t_req_expected(llo_req_t *r, size_t len);
 static char *llo_t_nested(int depth, const char *tail);
 static char *llo_t_big_stream(size_t big, int lines, const char *end,
     size_t *len);
+static int llo_t_has(const uint8_t *d, size_t len, const char *s);
+static uint64_t llo_t_count_bytes(void *data, const uint8_t *s, size_t len);
+static uint64_t llo_t_count_words(void *data, const uint8_t *s, size_t len);
 static double llo_t_now(void);
 static void llo_t_bench(void);
 
 
 static const llo_t_fixture_t  llo_t_fixtures[] = {
 
-    { "chat_nonstream.json", LLO_BODY_JSON,
+    { "chat_nonstream.json", LLO_BODY_JSON, LLO_API_CHAT,
       "chatcmpl-C3LmQ8rXh2VdN5kT0aJpW7yF4sEo1", "o4-mini-2025-04-16",
       "stop", NULL, NULL, 1342, 412, 1754, 1152, 384, 1, 1, 0, 0,
       "The capital of France is **Paris**.\n\n- Population: ~2.1 million "
@@ -200,18 +219,18 @@ static const llo_t_fixture_t  llo_t_fixtures[] = {
       "culture ☕\n- In Chinese: 巴黎 🇫🇷\n\nAs the saying goes, \"Paris "
       "is always a good idea.\"" },
 
-    { "completions_legacy.json", LLO_BODY_JSON,
+    { "completions_legacy.json", LLO_BODY_JSON, LLO_API_COMPLETIONS,
       "cmpl-9Kx2fW0aQpL7mZr3TbVn8YcE", "gpt-3.5-turbo-instruct",
       "length", NULL, NULL, 5, 7, 12, -1, -1, 1, 1, 0, 0,
       "\n\nThis is indeed a test" },
 
-    { "error_model_not_found.json", LLO_BODY_JSON,
+    { "error_model_not_found.json", LLO_BODY_JSON, LLO_API_CHAT,
       NULL, NULL, NULL, "invalid_request_error",
       "The model `gpt-5-turbo` does not exist or you do not have access "
       "to it.", -1, -1, -1, -1, -1, 0, 1, 0, 0, "" },
 
     /* a message longer than LLO_SMALL_STR, kept whole */
-    { "error_rate_limit.json", LLO_BODY_JSON,
+    { "error_rate_limit.json", LLO_BODY_JSON, LLO_API_CHAT,
       NULL, NULL, NULL, "tokens",
       "Rate limit reached for gpt-4o in organization "
       "org-Xq7ZpL2mN8vR4tK1wY6bJ3cD on tokens per min (TPM): Limit 30000, "
@@ -219,37 +238,37 @@ static const llo_t_fixture_t  llo_t_fixtures[] = {
       "https://platform.openai.com/account/rate-limits to learn more.",
       -1, -1, -1, -1, -1, 0, 1, 0, 0, "" },
 
-    { "chat_stream.sse", LLO_BODY_SSE,
+    { "chat_stream.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, "stop", NULL, NULL,
       1187, 31, 1218, 1024, 0, 1, 1, 24, 19, LLO_T_STREAM_TEXT },
 
-    { "chat_stream_crlf.sse", LLO_BODY_SSE,
+    { "chat_stream_crlf.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, "stop", NULL, NULL,
       1187, 31, 1218, 1024, 0, 1, 1, 24, 19, LLO_T_STREAM_TEXT },
 
     /* "most" of the 21 content deltas must take the fast path */
-    { "chat_stream_obf.sse", LLO_BODY_SSE,
+    { "chat_stream_obf.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, "stop", NULL, NULL,
       1187, 31, 1218, 1024, 0, 1, 1, 24, 11, LLO_T_STREAM_TEXT },
 
-    { "chat_stream_nousage.sse", LLO_BODY_SSE,
+    { "chat_stream_nousage.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, "stop", NULL, NULL,
       -1, -1, -1, -1, -1, 0, 1, 8, 0, "Hello, world! 你好，世界" },
 
-    { "chat_stream_error.sse", LLO_BODY_SSE,
+    { "chat_stream_error.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, NULL, "server_error",
       "The server had an error while processing your request. Sorry "
       "about that!", -1, -1, -1, -1, -1, 0, 0, 6, 0, "Hello, world!" },
 
-    { "chat_stream_comments.sse", LLO_BODY_SSE,
+    { "chat_stream_comments.sse", LLO_BODY_SSE, LLO_API_CHAT,
       LLO_T_CHAT_ID, LLO_T_MODEL, "stop", NULL, NULL,
       -1, -1, -1, -1, -1, 0, 1, 5, 0, "Hello, world" },
 
-    { "chat_stream_multiline.sse", LLO_BODY_SSE,
+    { "chat_stream_multiline.sse", LLO_BODY_SSE, LLO_API_CHAT,
       "chatcmpl-ml7Q", LLO_T_MODEL, "length", NULL, NULL,
       12, 2, 14, -1, -1, 1, 1, 3, 0, "multi-line" },
 
-    { "completions_stream.sse", LLO_BODY_SSE,
+    { "completions_stream.sse", LLO_BODY_SSE, LLO_API_COMPLETIONS,
       "cmpl-9Kx2fW0aQpL7mZr3TbVn8YcE", "gpt-3.5-turbo-instruct", "length",
       NULL, NULL, -1, -1, -1, -1, -1, 0, 1, 6, 0,
       "\n\nThis is indeed a test" },
@@ -449,15 +468,45 @@ llo_t_text_copy(const llo_text_t *t, size_t max_text)
 }
 
 
+/* every piece llo_resp_on_text() hands over, appended */
+
+static void
+llo_t_on_text(void *data, const uint8_t *s, size_t len)
+{
+    ck_assert_uint_gt(len, 0);
+    llo_t_buf_add(data, s, len);
+}
+
+
+/* an OpenAI chat stream or body, as most tests here feed */
+
 static void
 llo_t_resp_run(const uint8_t *data, size_t len, int body, int gzip,
     size_t max_text, int skim, size_t split, size_t step, llo_resp_t *out)
 {
+    llo_t_resp_run_api(LLO_API_CHAT, data, len, body, gzip, max_text, skim,
+                       split, step, NULL, out);
+}
+
+
+/* on: when not NULL, gets the pieces of llo_resp_on_text() */
+
+static void
+llo_t_resp_run_api(int api, const uint8_t *data, size_t len, int body,
+    int gzip, size_t max_text, int skim, size_t split, size_t step,
+    llo_t_buf_t *on, llo_resp_t *out)
+{
     llo_resp_t         *r;
     llo_resp_parser_t  *p;
 
-    p = llo_resp_create(body, gzip, max_text, skim);
+    p = llo_resp_create(api, body, gzip, max_text, skim);
     ck_assert_ptr_nonnull(p);
+
+    if (on) {
+        on->len = 0;
+        llo_t_buf_add(on, "", 0);
+        llo_resp_on_text(p, llo_t_on_text, on);
+    }
 
     llo_t_feed(p, 0, data, len, split, step);
     llo_resp_finish(p);
@@ -480,13 +529,13 @@ llo_t_resp_free(llo_resp_t *r)
 
 
 static void
-llo_t_req_run(const uint8_t *data, size_t len, size_t max_text, size_t split,
-    size_t step, llo_req_t *out)
+llo_t_req_run(int api, const uint8_t *data, size_t len, size_t max_text,
+    size_t split, size_t step, llo_req_t *out)
 {
     llo_req_t         *r;
     llo_req_parser_t  *p;
 
-    p = llo_req_create(max_text);
+    p = llo_req_create(api, max_text);
     ck_assert_ptr_nonnull(p);
 
     llo_t_feed(p, 1, data, len, split, step);
@@ -568,7 +617,9 @@ llo_t_resp_diff(const llo_resp_t *a, const llo_resp_t *b, int flags,
     llo_t_num_diff(completion_tokens);
     llo_t_num_diff(total_tokens);
     llo_t_num_diff(cached_tokens);
+    llo_t_num_diff(cache_creation_tokens);
     llo_t_num_diff(reasoning_tokens);
+    llo_t_num_diff(finish_end);
     llo_t_num_diff(events);
     llo_t_num_diff(usage);
     llo_t_num_diff(done);
@@ -615,6 +666,9 @@ llo_t_req_diff(const llo_req_t *a, const llo_req_t *b, char *why,
     llo_t_num_diff(stream);
     llo_t_num_diff(include_usage);
     llo_t_num_diff(max_tokens);
+    llo_t_num_diff(messages);
+    llo_t_num_diff(stream_options);
+    llo_t_num_diff(count_trunc);
     llo_t_num_diff(bytes);
     llo_t_num_diff(text.truncated);
 
@@ -669,8 +723,43 @@ llo_t_mstr(llo_mstr_t *s, const char *v)
 }
 
 
+/*
+ * SSE: the end of the blank line after the first event with a
+ * "finish_reason" string, found without the parser; 0 for none.
+ */
+
+static size_t
+llo_t_finish_end(const uint8_t *data, size_t len)
+{
+    size_t          pos, ev, n;
+    const uint8_t  *nl;
+
+    ev = 0;
+
+    for (pos = 0; pos < len; pos += n + 1) {
+        nl = memchr(data + pos, '\n', len - pos);
+        n = nl ? (size_t) (nl - (data + pos)) : len - pos;
+
+        if (n == 0 || (n == 1 && data[pos] == '\r')) {
+            if (llo_t_has(data + ev, pos - ev, "\"finish_reason\":\"")) {
+                return pos + n + 1;
+            }
+
+            ev = pos + n + 1;
+        }
+    }
+
+    if (ev < len && llo_t_has(data + ev, len - ev, "\"finish_reason\":\"")) {
+        return len;
+    }
+
+    return 0;
+}
+
+
 static void
-llo_t_expected(const llo_t_fixture_t *fx, size_t len, llo_resp_t *r)
+llo_t_expected(const llo_t_fixture_t *fx, const uint8_t *data, size_t len,
+    llo_resp_t *r)
 {
     memset(r, 0, sizeof(llo_resp_t));
 
@@ -684,7 +773,10 @@ llo_t_expected(const llo_t_fixture_t *fx, size_t len, llo_resp_t *r)
     r->completion_tokens = fx->ct;
     r->total_tokens = fx->tt;
     r->cached_tokens = fx->cached;
+    r->cache_creation_tokens = -1;
     r->reasoning_tokens = fx->reasoning;
+    r->finish_end = fx->body == LLO_BODY_SSE ? llo_t_finish_end(data, len)
+                                             : 0;
     r->usage = fx->usage;
     r->done = fx->done;
     r->events = fx->events;
@@ -701,27 +793,29 @@ llo_t_expected(const llo_t_fixture_t *fx, size_t len, llo_resp_t *r)
  */
 
 static void
-llo_t_check_splits(const uint8_t *data, size_t len, int body, int gzip,
-    size_t max_text, int skim, const llo_resp_t *want, int flags,
+llo_t_check_splits(int api, const uint8_t *data, size_t len, int body,
+    int gzip, size_t max_text, int skim, const llo_resp_t *want, int flags,
     const char *what)
 {
     size_t      split;
     char        why[LLO_T_WHY];
     llo_resp_t  got;
 
-    llo_t_resp_run(data, len, body, gzip, max_text, skim, len, 0, &got);
+    llo_t_resp_run_api(api, data, len, body, gzip, max_text, skim, len, 0,
+                       NULL, &got);
     ck_assert_msg(llo_t_resp_diff(&got, want, flags, why, sizeof(why)) == 0,
                   "%s, skim %d, one piece: %s", what, skim, why);
     llo_t_resp_free(&got);
 
-    llo_t_resp_run(data, len, body, gzip, max_text, skim, 0, 1, &got);
+    llo_t_resp_run_api(api, data, len, body, gzip, max_text, skim, 0, 1, NULL,
+                       &got);
     ck_assert_msg(llo_t_resp_diff(&got, want, flags, why, sizeof(why)) == 0,
                   "%s, skim %d, byte by byte: %s", what, skim, why);
     llo_t_resp_free(&got);
 
     for (split = 0; split <= len; split++) {
-        llo_t_resp_run(data, len, body, gzip, max_text, skim, split, 0,
-                       &got);
+        llo_t_resp_run_api(api, data, len, body, gzip, max_text, skim, split,
+                           0, NULL, &got);
         ck_assert_msg(llo_t_resp_diff(&got, want, flags, why, sizeof(why))
                       == 0, "%s, skim %d, split at %zu of %zu: %s", what,
                       skim, split, len, why);
@@ -756,11 +850,11 @@ START_TEST(test_fixture_expected)
 
     fx = &llo_t_fixtures[_i];
     data = llo_t_read(fx->file, &len);
-    llo_t_expected(fx, len, &want);
+    llo_t_expected(fx, data, len, &want);
 
     for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
-        llo_t_resp_run(data, len, fx->body, 0, LLO_T_MAX_TEXT, skim, len, 0,
-                       &got);
+        llo_t_resp_run_api(fx->api, data, len, fx->body, 0, LLO_T_MAX_TEXT,
+                           skim, len, 0, NULL, &got);
 
         ck_assert_msg(llo_t_resp_diff(&got, &want,
                                       LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
@@ -794,20 +888,20 @@ START_TEST(test_fixture_splits)
 
     fx = &llo_t_fixtures[_i];
     data = llo_t_read(fx->file, &len);
-    llo_t_expected(fx, len, &want);
+    llo_t_expected(fx, data, len, &want);
 
     for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
 
         /* the hand-written values, skimmed aside ... */
-        llo_t_check_splits(data, len, fx->body, 0, LLO_T_MAX_TEXT, skim,
-                           &want, LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
+        llo_t_check_splits(fx->api, data, len, fx->body, 0, LLO_T_MAX_TEXT,
+                           skim, &want, LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
                            fx->file);
 
         /* ... and the one-piece result, skimmed included */
-        llo_t_resp_run(data, len, fx->body, 0, LLO_T_MAX_TEXT, skim, len, 0,
-                       &one);
-        llo_t_check_splits(data, len, fx->body, 0, LLO_T_MAX_TEXT, skim,
-                           &one, LLO_T_CMP_ALL, fx->file);
+        llo_t_resp_run_api(fx->api, data, len, fx->body, 0, LLO_T_MAX_TEXT,
+                           skim, len, 0, NULL, &one);
+        llo_t_check_splits(fx->api, data, len, fx->body, 0, LLO_T_MAX_TEXT,
+                           skim, &one, LLO_T_CMP_ALL, fx->file);
         llo_t_resp_free(&one);
     }
 
@@ -828,12 +922,12 @@ START_TEST(test_fixture_gzip)
     data = llo_t_read(fx->file, &len);
     z = llo_t_gzip(data, len, &zlen);
 
-    llo_t_expected(fx, len, &want);
+    llo_t_expected(fx, data, len, &want);
     want.wire_bytes = zlen;
 
     for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
-        llo_t_check_splits(z, zlen, fx->body, 1, LLO_T_MAX_TEXT, skim,
-                           &want, LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
+        llo_t_check_splits(fx->api, z, zlen, fx->body, 1, LLO_T_MAX_TEXT,
+                           skim, &want, LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
                            fx->file);
     }
 
@@ -865,10 +959,12 @@ START_TEST(test_skim_parity_fixtures)
         data = llo_t_read(fx->file, &len);
 
         for (step = 0; step < 70; step += 7) {
-            llo_t_resp_run(data, len, LLO_BODY_SSE, 0, LLO_T_MAX_TEXT,
-                           LLO_SKIM_ON, step, step, &on);
-            llo_t_resp_run(data, len, LLO_BODY_SSE, 0, LLO_T_MAX_TEXT,
-                           LLO_SKIM_OFF, step, step, &off);
+            llo_t_resp_run_api(fx->api, data, len, LLO_BODY_SSE, 0,
+                               LLO_T_MAX_TEXT, LLO_SKIM_ON, step, step, NULL,
+                               &on);
+            llo_t_resp_run_api(fx->api, data, len, LLO_BODY_SSE, 0,
+                               LLO_T_MAX_TEXT, LLO_SKIM_OFF, step, step, NULL,
+                               &off);
 
             ck_assert_msg(llo_t_resp_diff(&on, &off,
                                           LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
@@ -1304,6 +1400,10 @@ llo_t_gen_stream(llo_t_gen_t *g)
 
         llo_t_buf_fmt(&g->body, "%s%s", nl, nl);
         g->events++;
+
+        if (g->finish[0] && g->finish_end == 0) {
+            g->finish_end = g->body.len;
+        }
     }
 
     if (llo_t_rn(4)) {
@@ -1317,6 +1417,11 @@ llo_t_gen_stream(llo_t_gen_t *g)
 
     if (trail < 2) {
         g->body.len -= (trail + 1) * strlen(nl);
+    }
+
+    /* an event the body ends in ends with the body */
+    if (g->finish_end > g->body.len) {
+        g->finish_end = g->body.len;
     }
 
     free(ev.data);
@@ -1341,7 +1446,9 @@ llo_t_gen_expected(const llo_t_gen_t *g, llo_resp_t *r)
     r->completion_tokens = g->tok[1];
     r->total_tokens = g->tok[2];
     r->cached_tokens = g->tok[3];
+    r->cache_creation_tokens = -1;
     r->reasoning_tokens = g->tok[4];
+    r->finish_end = g->finish_end;
     r->usage = g->usage;
     r->done = g->done;
     r->events = g->events;
@@ -1496,11 +1603,12 @@ START_TEST(test_truncate_response)
 
     for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
         for (cap = 0; cap <= tlen + 2; cap++) {
-            llo_t_expected(fx, len, &want);
+            llo_t_expected(fx, data, len, &want);
             want.text.len = llo_t_boundary(fx->text, tlen, cap);
             want.text.truncated = tlen > cap;
 
-            llo_t_resp_run(data, len, fx->body, 0, cap, skim, len, 0, &got);
+            llo_t_resp_run_api(fx->api, data, len, fx->body, 0, cap, skim,
+                               len, 0, NULL, &got);
             ck_assert_msg(llo_t_resp_diff(&got, &want,
                                           LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
                                           why, sizeof(why)) == 0,
@@ -1508,8 +1616,8 @@ START_TEST(test_truncate_response)
                           cap, why);
             llo_t_resp_free(&got);
 
-            llo_t_resp_run(data, len, fx->body, 0, cap, skim, cap * 7 % len,
-                           13, &got);
+            llo_t_resp_run_api(fx->api, data, len, fx->body, 0, cap, skim,
+                               cap * 7 % len, 13, NULL, &got);
             ck_assert_msg(llo_t_resp_diff(&got, &want,
                                           LLO_T_CMP_BYTES | LLO_T_CMP_WIRE,
                                           why, sizeof(why)) == 0,
@@ -1525,8 +1633,8 @@ START_TEST(test_truncate_response)
         pos = strstr(fx->text, "🚀") - fx->text;
 
         for (cap = pos + 1; cap <= pos + 4; cap++) {
-            llo_t_resp_run(data, len, fx->body, 0, cap, LLO_SKIM_ON, len, 0,
-                           &got);
+            llo_t_resp_run_api(fx->api, data, len, fx->body, 0, cap,
+                               LLO_SKIM_ON, len, 0, NULL, &got);
             ck_assert_uint_eq(got.text.len, cap == pos + 4 ? pos + 4 : pos);
             ck_assert_uint_eq(got.text.truncated, 1);
             ck_assert_mem_eq(got.text.data, fx->text, got.text.len);
@@ -1551,6 +1659,8 @@ llo_t_req_expected(llo_req_t *r, size_t len)
     r->stream = 1;
     r->include_usage = 1;
     r->max_tokens = 256;
+    r->messages = 6;
+    r->stream_options = 1;
     r->bytes = len;
     r->text.data = (char *) LLO_T_REQ_TEXT;
     r->text.len = strlen(LLO_T_REQ_TEXT);
@@ -1567,13 +1677,13 @@ START_TEST(test_request_fixture)
     data = llo_t_read("request_chat.json", &len);
     llo_t_req_expected(&want, len);
 
-    llo_t_req_run(data, len, LLO_T_MAX_TEXT, 0, 1, &got);
+    llo_t_req_run(LLO_API_CHAT, data, len, LLO_T_MAX_TEXT, 0, 1, &got);
     ck_assert_msg(llo_t_req_diff(&got, &want, why, sizeof(why)) == 0,
                   "byte by byte: %s", why);
     free(got.text.data);
 
     for (split = 0; split <= len; split++) {
-        llo_t_req_run(data, len, LLO_T_MAX_TEXT, split, 0, &got);
+        llo_t_req_run(LLO_API_CHAT, data, len, LLO_T_MAX_TEXT, split, 0, &got);
         ck_assert_msg(llo_t_req_diff(&got, &want, why, sizeof(why)) == 0,
                       "split at %zu: %s", split, why);
         free(got.text.data);
@@ -1601,12 +1711,12 @@ START_TEST(test_request_truncate)
         want.text.len = llo_t_boundary(text, tlen, cap);
         want.text.truncated = tlen > cap;
 
-        llo_t_req_run(data, len, cap, len, 0, &got);
+        llo_t_req_run(LLO_API_CHAT, data, len, cap, len, 0, &got);
         ck_assert_msg(llo_t_req_diff(&got, &want, why, sizeof(why)) == 0,
                       "max_text %zu: %s", cap, why);
         free(got.text.data);
 
-        llo_t_req_run(data, len, cap, cap % len, 11, &got);
+        llo_t_req_run(LLO_API_CHAT, data, len, cap, cap % len, 11, &got);
         ck_assert_msg(llo_t_req_diff(&got, &want, why, sizeof(why)) == 0,
                       "max_text %zu, pieces: %s", cap, why);
         free(got.text.data);
@@ -1615,7 +1725,7 @@ START_TEST(test_request_truncate)
     pos = strstr(text, "🚀") - text;
 
     for (cap = pos + 1; cap < pos + 4; cap++) {
-        llo_t_req_run(data, len, cap, len, 0, &got);
+        llo_t_req_run(LLO_API_CHAT, data, len, cap, len, 0, &got);
         ck_assert_uint_eq(got.text.len, pos);
         ck_assert_uint_eq(got.text.truncated, 1);
         free(got.text.data);
@@ -1637,7 +1747,8 @@ START_TEST(test_request_other_shapes)
            "\"is a test\"],\"max_tokens\":7,\"stream\":false}";
     len = strlen(body);
 
-    llo_t_req_run((const uint8_t *) body, len, 1024, len, 0, &got);
+    llo_t_req_run(LLO_API_COMPLETIONS, (const uint8_t *) body, len, 1024,
+                  len, 0, &got);
     ck_assert_str_eq(got.model.data, "gpt-3.5-turbo-instruct");
     ck_assert_int_eq(got.stream, 0);
     ck_assert_int_eq(got.include_usage, -1);
@@ -1653,7 +1764,8 @@ START_TEST(test_request_other_shapes)
            "\"stream_options\":{\"include_usage\":false}}";
     len = strlen(body);
 
-    llo_t_req_run((const uint8_t *) body, len, 1024, 3, 5, &got);
+    llo_t_req_run(LLO_API_EMBEDDINGS, (const uint8_t *) body, len, 1024, 3,
+                  5, &got);
     ck_assert_int_eq(got.stream, -1);
     ck_assert_int_eq(got.include_usage, 0);
     ck_assert_int_eq(got.max_tokens, -1);
@@ -1667,7 +1779,7 @@ START_TEST(test_request_other_shapes)
            "ééééé\"}";
     len = strlen(body);
 
-    llo_t_req_run((const uint8_t *) body, len, 0, len, 0, &got);
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 0, len, 0, &got);
     ck_assert_uint_eq(got.model.len, 126);
     ck_assert_uint_eq(got.model.data[126], '\0');
     ck_assert_uint_eq(got.text.len, 0);
@@ -1690,7 +1802,7 @@ START_TEST(test_request_errors)
     body = "{\"model\":\"gpt-4o\",\"n\":1,,\"stream\":true}";
     len = strlen(body);
 
-    llo_t_req_run((const uint8_t *) body, len, 64, len, 0, &one);
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 64, len, 0, &one);
     at = llo_t_error_at(one.error, "invalid JSON at byte ");
     ck_assert_msg(at >= 24 && at <= 26, "error at %llu: %s", at, one.error);
     ck_assert_msg(strstr(one.error, " of request: ") != NULL, "%s",
@@ -1699,7 +1811,8 @@ START_TEST(test_request_errors)
     ck_assert_int_eq(one.stream, -1);
 
     for (split = 0; split <= len; split++) {
-        llo_t_req_run((const uint8_t *) body, len, 64, split, 0, &got);
+        llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 64, split,
+                      0, &got);
         ck_assert_str_eq(got.error, one.error);
         ck_assert_uint_eq(got.bytes, len);
         free(got.text.data);
@@ -1717,7 +1830,7 @@ START_TEST(test_request_errors)
     }
 
     for (cut = 1; cut < last; cut++) {
-        llo_t_req_run(data, cut, 64, cut / 2, 0, &got);
+        llo_t_req_run(LLO_API_CHAT, data, cut, 64, cut / 2, 0, &got);
         snprintf(err, sizeof(err), "request JSON ends early at byte %zu",
                  cut);
         ck_assert_str_eq(got.error, err);
@@ -1727,7 +1840,7 @@ START_TEST(test_request_errors)
     free(data);
 
     /* empty */
-    llo_t_req_run((const uint8_t *) "", 0, 64, 0, 0, &got);
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) "", 0, 64, 0, 0, &got);
     ck_assert_str_eq(got.error, "empty request body");
     ck_assert_int_eq(got.stream, -1);
     ck_assert_int_eq(got.max_tokens, -1);
@@ -1747,7 +1860,7 @@ START_TEST(test_request_errors)
     memcpy(body + 5 + 140, "}", 2);
     len = strlen(body);
 
-    llo_t_req_run((const uint8_t *) body, len, 64, 50, 1, &got);
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 64, 50, 1, &got);
     at = llo_t_error_at(got.error, "JSON nested deeper than 64 at byte ");
     ck_assert_msg(at >= 68 && at <= 69, "%s", got.error);
     ck_assert_msg(strstr(got.error, "of request") != NULL, "%s", got.error);
@@ -2552,6 +2665,1820 @@ START_TEST(test_utf8_cut)
 END_TEST
 
 
+/* -- SHA-256, for the text_sha256 of the provider fixtures ---------------- */
+
+
+static const uint32_t  llo_t_k256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+
+#define llo_t_ror(x, n)  (((x) >> (n)) | ((x) << (32 - (n))))
+
+
+static void
+llo_t_sha256_block(uint32_t *h, const uint8_t *b)
+{
+    int       i;
+    uint32_t  w[64], v[8], t1, t2;
+
+    for (i = 0; i < 16; i++) {
+        w[i] = (uint32_t) b[4 * i] << 24 | (uint32_t) b[4 * i + 1] << 16
+               | (uint32_t) b[4 * i + 2] << 8 | b[4 * i + 3];
+    }
+
+    for (i = 16; i < 64; i++) {
+        w[i] = w[i - 16] + w[i - 7]
+               + (llo_t_ror(w[i - 15], 7) ^ llo_t_ror(w[i - 15], 18)
+                  ^ (w[i - 15] >> 3))
+               + (llo_t_ror(w[i - 2], 17) ^ llo_t_ror(w[i - 2], 19)
+                  ^ (w[i - 2] >> 10));
+    }
+
+    memcpy(v, h, sizeof(v));
+
+    for (i = 0; i < 64; i++) {
+        t1 = v[7] + (llo_t_ror(v[4], 6) ^ llo_t_ror(v[4], 11)
+                     ^ llo_t_ror(v[4], 25))
+             + ((v[4] & v[5]) ^ (~v[4] & v[6])) + llo_t_k256[i] + w[i];
+        t2 = (llo_t_ror(v[0], 2) ^ llo_t_ror(v[0], 13) ^ llo_t_ror(v[0], 22))
+             + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+
+        memmove(v + 1, v, 7 * sizeof(uint32_t));
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+
+    for (i = 0; i < 8; i++) {
+        h[i] += v[i];
+    }
+}
+
+
+static void
+llo_t_sha256(const void *data, size_t len, char hex[65])
+{
+    int             i;
+    size_t          n;
+    uint8_t         last[128];
+    uint32_t        h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+    uint64_t        bits;
+    const uint8_t  *d;
+
+    d = data;
+
+    for (n = len; n >= 64; n -= 64, d += 64) {
+        llo_t_sha256_block(h, d);
+    }
+
+    memset(last, 0, sizeof(last));
+    memcpy(last, d, n);
+    last[n] = 0x80;
+
+    bits = (uint64_t) len * 8;
+    n = n < 56 ? 64 : 128;
+
+    for (i = 0; i < 8; i++) {
+        last[n - 1 - i] = (uint8_t) (bits >> (8 * i));
+    }
+
+    llo_t_sha256_block(h, last);
+
+    if (n == 128) {
+        llo_t_sha256_block(h, last + 64);
+    }
+
+    for (i = 0; i < 8; i++) {
+        snprintf(hex + 8 * i, 9, "%08x", h[i]);
+    }
+}
+
+
+/* -- provider fixtures (t/fixtures/providers, see its README) ------------ */
+
+
+#define LLO_T_META_KEYS         48
+#define LLO_T_META_VAL          2200
+
+
+typedef struct {
+    int                 n;
+    char                key[LLO_T_META_KEYS][48];
+    char                val[LLO_T_META_KEYS][LLO_T_META_VAL];
+} llo_t_meta_t;
+
+
+typedef struct {
+    const char         *name;
+    llo_t_meta_t       *meta;
+    uint8_t            *body;
+    size_t              len;
+    uint8_t            *req;
+    size_t              req_len;
+    int                 api;
+    int                 provider;
+    int                 kind;           /* LLO_BODY_* */
+} llo_t_prov_t;
+
+
+/* a fixture the directory lacks fails the test: none is skipped */
+
+static const char  *llo_t_providers[] = {
+    "openai_chat_stream_usage",
+    "openai_chat_stream_nousage",
+    "openai_chat_nonstream",
+    "openai_completions",
+    "openai_embeddings",
+    "openai_error",
+    "openai_responses",
+    "openai_responses_stream",
+    "openai_responses_stream_tool",
+    "openai_responses_stream_incomplete",
+    "anthropic_messages",
+    "anthropic_messages_stream",
+    "anthropic_messages_stream_tool",
+    "anthropic_messages_stream_overloaded",
+    "anthropic_error",
+    "gemini_generate",
+    "gemini_stream_sse",
+    "gemini_stream_json",
+    "gemini_error",
+};
+
+#define LLO_T_NPROVIDERS                                                      \
+    (int) (sizeof(llo_t_providers) / sizeof(llo_t_providers[0]))
+
+
+static int
+llo_t_has(const uint8_t *d, size_t len, const char *s)
+{
+    size_t  i, n;
+
+    n = strlen(s);
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(d + i, s, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static const char *
+llo_t_meta_get(const llo_t_meta_t *m, const char *key)
+{
+    int  i;
+
+    for (i = 0; i < m->n; i++) {
+        if (strcmp(m->key[i], key) == 0) {
+            return m->val[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int64_t
+llo_t_meta_int(const llo_t_meta_t *m, const char *key, int64_t dflt)
+{
+    const char  *v;
+
+    v = llo_t_meta_get(m, key);
+
+    return v ? strtoll(v, NULL, 10) : dflt;
+}
+
+
+static int
+llo_t_api_by_name(const char *name)
+{
+    int  api;
+
+    for (api = LLO_API_UNKNOWN; api <= LLO_API_GEMINI; api++) {
+        if (strcmp(llo_api_name(api), name) == 0) {
+            return api;
+        }
+    }
+
+    ck_abort_msg("unknown api \"%s\"", name);
+
+    return -1;
+}
+
+
+static int
+llo_t_provider_by_name(const char *name)
+{
+    int  prov;
+
+    for (prov = LLO_PROV_UNKNOWN; prov <= LLO_PROV_GEMINI; prov++) {
+        if (strcmp(llo_provider_name(prov), name) == 0) {
+            return prov;
+        }
+    }
+
+    ck_abort_msg("unknown provider \"%s\"", name);
+
+    return -1;
+}
+
+
+static uint8_t *
+llo_t_read_path(const char *path, size_t *len)
+{
+    long      n;
+    FILE     *f;
+    uint8_t  *data;
+
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open fixture \"%s\"", path);
+
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+
+    data = malloc(n + 1);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_uint_eq(fread(data, 1, n, f), (size_t) n);
+    data[n] = '\0';
+    fclose(f);
+
+    *len = n;
+
+    return data;
+}
+
+
+static void
+llo_t_prov_load(const char *name, llo_t_prov_t *pv)
+{
+    char     path[1024], *line, *eq, *nl;
+    size_t   n;
+    uint8_t  *meta;
+
+    memset(pv, 0, sizeof(llo_t_prov_t));
+    pv->name = name;
+
+    pv->meta = calloc(1, sizeof(llo_t_meta_t));
+    ck_assert_ptr_nonnull(pv->meta);
+
+    snprintf(path, sizeof(path), "%s/%s.meta", LLO_PROVIDERS, name);
+    meta = llo_t_read_path(path, &n);
+
+    for (line = (char *) meta; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        ck_assert_msg(nl != NULL, "%s: last line without a newline", path);
+        *nl = '\0';
+
+        eq = strchr(line, '=');
+        ck_assert_msg(eq != NULL, "%s: \"%s\" is not key=value", path, line);
+        ck_assert_int_lt(pv->meta->n, LLO_T_META_KEYS);
+        ck_assert_uint_lt((size_t) (eq - line), 48);
+        ck_assert_uint_lt(strlen(eq + 1), LLO_T_META_VAL);
+
+        *eq = '\0';
+        strcpy(pv->meta->key[pv->meta->n], line);
+        strcpy(pv->meta->val[pv->meta->n], eq + 1);
+        pv->meta->n++;
+    }
+
+    free(meta);
+
+    snprintf(path, sizeof(path), "%s/%s.body", LLO_PROVIDERS, name);
+    pv->body = llo_t_read_path(path, &pv->len);
+
+    snprintf(path, sizeof(path), "%s/%s.request", LLO_PROVIDERS, name);
+    pv->req = llo_t_read_path(path, &pv->req_len);
+
+    pv->api = llo_t_api_by_name(llo_t_meta_get(pv->meta, "api"));
+    pv->provider =
+        llo_t_provider_by_name(llo_t_meta_get(pv->meta, "provider"));
+    pv->kind = strncmp(llo_t_meta_get(pv->meta, "content_type"),
+                       "text/event-stream", 17) == 0
+               ? LLO_BODY_SSE : LLO_BODY_JSON;
+}
+
+
+static void
+llo_t_prov_free(llo_t_prov_t *pv)
+{
+    free(pv->meta);
+    free(pv->body);
+    free(pv->req);
+}
+
+
+/*
+ * A result against the fixture's facts.  on: every piece of text the
+ * parser handed over; finish_end: what it must be, or -1 for the meta's.
+ */
+
+static int
+llo_t_prov_diff(const llo_t_prov_t *pv, const llo_resp_t *r,
+    const llo_t_buf_t *on, int64_t finish_end, char *why, size_t size)
+{
+    int                 i, usage;
+    char                sha[65];
+    size_t              tlen;
+    int64_t             got, exp;
+    llo_sstr_t          s;
+    llo_mstr_t          ms;
+    const char         *want;
+    const llo_t_meta_t *m;
+
+    static const struct {
+        const char  *key;
+        size_t       off;
+    } counts[] = {
+        { "prompt_tokens", offsetof(llo_resp_t, prompt_tokens) },
+        { "completion_tokens", offsetof(llo_resp_t, completion_tokens) },
+        { "total_tokens", offsetof(llo_resp_t, total_tokens) },
+        { "cached_tokens", offsetof(llo_resp_t, cached_tokens) },
+        { "cache_creation_tokens",
+          offsetof(llo_resp_t, cache_creation_tokens) },
+        { "reasoning_tokens", offsetof(llo_resp_t, reasoning_tokens) },
+    };
+
+    m = pv->meta;
+
+    llo_t_sstr(&s, llo_t_meta_get(m, "response_id"));
+    if (llo_t_sstr_diff("id", &r->id, &s, why, size)) {
+        return -1;
+    }
+
+    llo_t_sstr(&s, llo_t_meta_get(m, "model"));
+    if (llo_t_sstr_diff("model", &r->model, &s, why, size)) {
+        return -1;
+    }
+
+    llo_t_sstr(&s, llo_t_meta_get(m, "finish_reason"));
+    if (llo_t_sstr_diff("finish_reason", &r->finish_reason, &s, why, size)) {
+        return -1;
+    }
+
+    llo_t_sstr(&s, llo_t_meta_get(m, "error_type"));
+    if (llo_t_sstr_diff("error_type", &r->error_type, &s, why, size)) {
+        return -1;
+    }
+
+    llo_t_mstr(&ms, llo_t_meta_get(m, "error_message"));
+    if (llo_t_mstr_diff("error_message", &r->error_message, &ms, why,
+                        size))
+    {
+        return -1;
+    }
+
+    usage = 0;
+
+    for (i = 0; i < (int) (sizeof(counts) / sizeof(counts[0])); i++) {
+        got = *(const int64_t *) ((const char *) r + counts[i].off);
+        exp = llo_t_meta_int(m, counts[i].key, -1);
+        usage |= exp >= 0;
+
+        if (got != exp) {
+            snprintf(why, size, "%s: %lld != %lld", counts[i].key,
+                     (long long) got, (long long) exp);
+            return -1;
+        }
+    }
+
+    if (r->usage != (unsigned) usage) {
+        snprintf(why, size, "usage: %u != %d", (unsigned) r->usage, usage);
+        return -1;
+    }
+
+    if ((int64_t) r->done != llo_t_meta_int(m, "done", -1)) {
+        snprintf(why, size, "done: %u", (unsigned) r->done);
+        return -1;
+    }
+
+    if (finish_end < 0) {
+        finish_end = llo_t_meta_int(m, "finish_end", 0);
+    }
+
+    if ((int64_t) r->finish_end != finish_end) {
+        snprintf(why, size, "finish_end: %llu != %lld",
+                 (unsigned long long) r->finish_end, (long long) finish_end);
+        return -1;
+    }
+
+    if (r->error[0] != '\0') {
+        snprintf(why, size, "parse error: %s", r->error);
+        return -1;
+    }
+
+    tlen = (size_t) llo_t_meta_int(m, "text_len", -1);
+    want = llo_t_meta_get(m, "text_sha256");
+
+    /* what llo_resp_on_text() gave: all of the text, cut or not */
+
+    llo_t_sha256(on->data, on->len, sha);
+
+    if (on->len != tlen || strcmp(sha, want) != 0) {
+        snprintf(why, size, "on_text: %zu bytes \"%.*s\", sha256 %s; want "
+                 "%zu bytes, %s", on->len, (int) on->len, on->data, sha,
+                 tlen, want);
+        return -1;
+    }
+
+    /* res.text: the same, or its first bytes cut on a boundary */
+
+    if (r->text.len > on->len
+        || (r->text.len && memcmp(r->text.data, on->data, r->text.len) != 0)
+        || (r->text.truncated
+            ? r->text.len != llo_utf8_cut((char *) on->data, r->text.cap)
+            : r->text.len != on->len))
+    {
+        snprintf(why, size, "text (%zu bytes, truncated %u) \"%.*s\" is not "
+                 "the on_text \"%.*s\" cut at %zu", r->text.len,
+                 (unsigned) r->text.truncated, (int) r->text.len,
+                 r->text.data, (int) on->len, on->data, r->text.cap);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Each provider fixture, skim off and on: one piece, two pieces split at
+ * every byte, byte by byte, and pieces of several sizes.  Each must give
+ * the facts of its .meta, all of its text through llo_resp_on_text(), and
+ * exactly what one piece gives; skim on and off must agree.
+ */
+
+START_TEST(test_provider_facts)
+{
+    int            skim, k;
+    char           why[LLO_T_WHY];
+    size_t         split;
+    llo_resp_t     one[2], got;
+    llo_t_buf_t    on;
+    llo_t_prov_t   pv;
+
+    static const size_t  steps[][2] = {
+        { 0, 2 }, { 1, 3 }, { 2, 5 }, { 3, 7 }, { 5, 13 }, { 10, 64 },
+        { 100, 1000 }, { 4096, 4096 }
+    };
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    llo_t_prov_load(llo_t_providers[_i], &pv);
+
+    for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
+        llo_t_resp_run_api(pv.api, pv.body, pv.len, pv.kind, 0,
+                           LLO_T_MAX_TEXT, skim, pv.len, 0, &on, &one[skim]);
+        ck_assert_msg(llo_t_prov_diff(&pv, &one[skim], &on, -1, why,
+                                      sizeof(why)) == 0,
+                      "%s, skim %d, one piece: %s", pv.name, skim, why);
+        ck_assert_uint_eq(one[skim].bytes, pv.len);
+        ck_assert_uint_eq(one[skim].wire_bytes, pv.len);
+
+        llo_t_resp_run_api(pv.api, pv.body, pv.len, pv.kind, 0,
+                           LLO_T_MAX_TEXT, skim, 0, 1, &on, &got);
+        ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, -1, why, sizeof(why))
+                      == 0 && llo_t_resp_diff(&got, &one[skim],
+                                              LLO_T_CMP_ALL, why,
+                                              sizeof(why)) == 0,
+                      "%s, skim %d, byte by byte: %s", pv.name, skim, why);
+        llo_t_resp_free(&got);
+
+        for (split = 0; split <= pv.len; split++) {
+            llo_t_resp_run_api(pv.api, pv.body, pv.len, pv.kind, 0,
+                               LLO_T_MAX_TEXT, skim, split, 0, &on, &got);
+            ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, -1, why,
+                                          sizeof(why)) == 0
+                          && llo_t_resp_diff(&got, &one[skim],
+                                             LLO_T_CMP_ALL, why,
+                                             sizeof(why)) == 0,
+                          "%s, skim %d, split at %zu of %zu: %s", pv.name,
+                          skim, split, pv.len, why);
+            llo_t_resp_free(&got);
+        }
+
+        for (k = 0; k < (int) (sizeof(steps) / sizeof(steps[0])); k++) {
+            llo_t_resp_run_api(pv.api, pv.body, pv.len, pv.kind, 0,
+                               LLO_T_MAX_TEXT, skim, steps[k][0],
+                               steps[k][1], &on, &got);
+            ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, -1, why,
+                                          sizeof(why)) == 0
+                          && llo_t_resp_diff(&got, &one[skim],
+                                             LLO_T_CMP_ALL, why,
+                                             sizeof(why)) == 0,
+                          "%s, skim %d, %zu then pieces of %zu: %s", pv.name,
+                          skim, steps[k][0], steps[k][1], why);
+            llo_t_resp_free(&got);
+        }
+    }
+
+    ck_assert_msg(llo_t_resp_diff(&one[0], &one[1],
+                                  LLO_T_CMP_BYTES | LLO_T_CMP_WIRE, why,
+                                  sizeof(why)) == 0,
+                  "%s: skim on != skim off: %s", pv.name, why);
+
+    /* the fast path is for OpenAI chat streams only */
+    if (pv.api != LLO_API_CHAT || pv.kind != LLO_BODY_SSE) {
+        ck_assert_uint_eq(one[1].skimmed, 0);
+
+    } else {
+        ck_assert_msg(one[1].skimmed * 2 > one[1].events, "%s: skimmed %u "
+                      "of %u events", pv.name, one[1].skimmed,
+                      one[1].events);
+    }
+
+    llo_t_resp_free(&one[0]);
+    llo_t_resp_free(&one[1]);
+    free(on.data);
+    llo_t_prov_free(&pv);
+}
+END_TEST
+
+
+START_TEST(test_provider_gzip)
+{
+    int            skim;
+    char           why[LLO_T_WHY];
+    size_t         zlen, split;
+    uint8_t       *z;
+    llo_resp_t     got;
+    llo_t_buf_t    on;
+    llo_t_prov_t   pv;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    llo_t_prov_load(llo_t_providers[_i], &pv);
+    z = llo_t_gzip(pv.body, pv.len, &zlen);
+
+    for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
+        for (split = 0; split <= zlen; split += 1 + zlen / 50) {
+            llo_t_resp_run_api(pv.api, z, zlen, pv.kind, 1, LLO_T_MAX_TEXT,
+                               skim, split, split % 9, &on, &got);
+            ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, -1, why,
+                                          sizeof(why)) == 0,
+                          "%s, gzip, skim %d, split at %zu: %s", pv.name,
+                          skim, split, why);
+            ck_assert_uint_eq(got.bytes, pv.len);
+            ck_assert_uint_eq(got.wire_bytes, zlen);
+            llo_t_resp_free(&got);
+        }
+    }
+
+    free(z);
+    free(on.data);
+    llo_t_prov_free(&pv);
+}
+END_TEST
+
+
+/* res.text is cut at max_text; llo_resp_on_text() still gets all of it */
+
+START_TEST(test_provider_truncate)
+{
+    int            skim, k;
+    char           why[LLO_T_WHY];
+    size_t         tlen, cap[7];
+    llo_resp_t     got;
+    llo_t_buf_t    on;
+    llo_t_prov_t   pv;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    llo_t_prov_load(llo_t_providers[_i], &pv);
+    tlen = (size_t) llo_t_meta_int(pv.meta, "text_len", 0);
+
+    cap[0] = 0;
+    cap[1] = 1;
+    cap[2] = 5;
+    cap[3] = tlen / 2;
+    cap[4] = tlen ? tlen - 1 : 0;
+    cap[5] = tlen;
+    cap[6] = tlen + 1;
+
+    for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
+        for (k = 0; k < 7; k++) {
+            llo_t_resp_run_api(pv.api, pv.body, pv.len, pv.kind, 0, cap[k],
+                               skim, cap[k] * 3 % (pv.len + 1), 17, &on,
+                               &got);
+            ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, -1, why,
+                                          sizeof(why)) == 0,
+                          "%s, skim %d, max_text %zu: %s", pv.name, skim,
+                          cap[k], why);
+            ck_assert_uint_eq(got.text.truncated, tlen > cap[k]);
+            ck_assert_uint_eq(got.text.len,
+                              tlen > cap[k]
+                              ? llo_utf8_cut((char *) on.data, cap[k])
+                              : tlen);
+            llo_t_resp_free(&got);
+        }
+    }
+
+    free(on.data);
+    llo_t_prov_free(&pv);
+}
+END_TEST
+
+
+START_TEST(test_provider_request)
+{
+    int            k;
+    char           why[LLO_T_WHY];
+    size_t         split;
+    int64_t        est, e;
+    llo_req_t      one, got;
+    llo_sstr_t     model;
+    llo_t_prov_t   pv;
+    llo_req_parser_t  *p;
+
+    llo_t_prov_load(llo_t_providers[_i], &pv);
+
+    llo_t_req_run(pv.api, pv.req, pv.req_len, LLO_T_MAX_TEXT, pv.req_len, 0,
+                  &one);
+
+    ck_assert_msg(one.error[0] == '\0', "%s: %s", pv.name, one.error);
+    llo_t_sstr(&model, llo_t_meta_get(pv.meta, "request_model"));
+    ck_assert_msg(llo_t_sstr_diff("model", &one.model, &model, why,
+                                  sizeof(why)) == 0, "%s: %s", pv.name, why);
+    ck_assert_int_eq(one.stream, llo_t_meta_int(pv.meta, "request_stream",
+                                                -1));
+    ck_assert_int_eq(one.max_tokens,
+                     llo_t_meta_int(pv.meta, "request_max_tokens", -1));
+    ck_assert_int_eq(one.messages,
+                     llo_t_meta_int(pv.meta, "request_messages", -1));
+    ck_assert_int_eq(one.stream_options,
+                     llo_t_meta_int(pv.meta, "request_stream_options", -1));
+    ck_assert_int_eq(one.include_usage,
+                     llo_t_meta_int(pv.meta, "request_include_usage", -1));
+    ck_assert_uint_eq(one.bytes, pv.req_len);
+    ck_assert_uint_eq(one.count_trunc, 0);
+
+    for (split = 0; split <= pv.req_len; split++) {
+        llo_t_req_run(pv.api, pv.req, pv.req_len, LLO_T_MAX_TEXT, split,
+                      split % 5, &got);
+        ck_assert_msg(llo_t_req_diff(&got, &one, why, sizeof(why)) == 0,
+                      "%s, split at %zu: %s", pv.name, split, why);
+        free(got.text.data);
+    }
+
+    /* something to count in every one, the same however it came */
+
+    est = -1;
+
+    for (k = 0; k < 3; k++) {
+        p = llo_req_create(pv.api, LLO_T_MAX_TEXT);
+        ck_assert_ptr_nonnull(p);
+        llo_t_feed(p, 1, pv.req, pv.req_len, k * 7, k);
+        llo_req_finish(p);
+        e = llo_req_estimate(p, llo_t_count_bytes, NULL);
+        llo_req_destroy(p);
+
+        ck_assert_msg(e > 0, "%s: estimate %lld", pv.name, (long long) e);
+        ck_assert_msg(est < 0 || e == est, "%s: estimate %lld, then %lld",
+                      pv.name, (long long) est, (long long) e);
+        est = e;
+    }
+
+    free(one.text.data);
+    llo_t_prov_free(&pv);
+}
+END_TEST
+
+
+/* the fixture's URI names its provider and API (the query is not given) */
+
+START_TEST(test_provider_uri)
+{
+    int            api, prov;
+    size_t         n;
+    llo_sstr_t     model;
+    const char    *uri, *m, *colon;
+    llo_t_prov_t   pv;
+
+    llo_t_prov_load(llo_t_providers[_i], &pv);
+
+    uri = llo_t_meta_get(pv.meta, "uri");
+    n = strcspn(uri, "?");
+
+    memset(&model, 0, sizeof(llo_sstr_t));
+    api = llo_api_detect((const uint8_t *) uri, n, &prov, &model);
+
+    ck_assert_msg(api == pv.api && prov == pv.provider, "%s: \"%.*s\" is "
+                  "%s/%s", pv.name, (int) n, uri, llo_provider_name(prov),
+                  llo_api_name(api));
+    ck_assert_str_eq(llo_api_name(api), llo_t_meta_get(pv.meta, "api"));
+    ck_assert_str_eq(llo_provider_name(prov),
+                     llo_t_meta_get(pv.meta, "provider"));
+
+    if (pv.provider == LLO_PROV_GEMINI) {
+        m = strstr(uri, "models/") + 7;
+        colon = strchr(m, ':');
+        ck_assert_uint_eq(model.set, 1);
+        ck_assert_uint_eq(model.len, (size_t) (colon - m));
+        ck_assert_mem_eq(model.data, m, model.len);
+
+    } else {
+        ck_assert_uint_eq(model.set, 0);
+    }
+
+    memset(&model, 0, sizeof(llo_sstr_t));
+    ck_assert_int_eq(llo_api_for(pv.provider, (const uint8_t *) uri, n,
+                                 &model), pv.api);
+    ck_assert_uint_eq(model.set, pv.provider == LLO_PROV_GEMINI);
+
+    llo_t_prov_free(&pv);
+}
+END_TEST
+
+
+/*
+ * A responses stream without its event: lines: the JSON "type" says the
+ * same.  Each removed line moves finish_end back; the terminal event is
+ * the last, so it is the new body's length.
+ */
+
+START_TEST(test_responses_no_event_lines)
+{
+    int            i, skim;
+    char           why[LLO_T_WHY];
+    size_t         pos, n, split;
+    uint8_t       *nl;
+    llo_resp_t     got;
+    llo_t_buf_t    body, on;
+    llo_t_prov_t   pv;
+
+    static const char  *names[] = {
+        "openai_responses_stream", "openai_responses_stream_tool",
+        "openai_responses_stream_incomplete"
+    };
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+
+    for (i = 0; i < 3; i++) {
+        llo_t_prov_load(names[i], &pv);
+        memset(&body, 0, sizeof(llo_t_buf_t));
+
+        for (pos = 0; pos < pv.len; pos += n) {
+            nl = memchr(pv.body + pos, '\n', pv.len - pos);
+            n = nl ? (size_t) (nl - (pv.body + pos)) + 1 : pv.len - pos;
+
+            if (n < 6 || memcmp(pv.body + pos, "event:", 6) != 0) {
+                llo_t_buf_add(&body, pv.body + pos, n);
+            }
+        }
+
+        ck_assert_uint_lt(body.len, pv.len);
+
+        for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
+            for (split = 0; split <= body.len; split += 97) {
+                llo_t_resp_run_api(LLO_API_RESPONSES, body.data, body.len,
+                                   LLO_BODY_SSE, 0, LLO_T_MAX_TEXT, skim,
+                                   split, 0, &on, &got);
+                ck_assert_msg(llo_t_prov_diff(&pv, &got, &on, body.len, why,
+                                              sizeof(why)) == 0,
+                              "%s without event: lines, split at %zu: %s",
+                              names[i], split, why);
+                llo_t_resp_free(&got);
+            }
+        }
+
+        free(body.data);
+        llo_t_prov_free(&pv);
+    }
+
+    free(on.data);
+}
+END_TEST
+
+
+/* a body, every split, both skims: all must give "want" (first run) */
+
+static void
+llo_t_inline(int api, int kind, const char *body, llo_resp_t *want,
+    llo_t_buf_t *on)
+{
+    int          skim;
+    char         why[LLO_T_WHY];
+    size_t       len, split;
+    llo_resp_t   got;
+    llo_t_buf_t  on2;
+
+    len = strlen(body);
+    memset(&on2, 0, sizeof(llo_t_buf_t));
+
+    llo_t_resp_run_api(api, (const uint8_t *) body, len, kind, 0,
+                       LLO_T_MAX_TEXT, LLO_SKIM_OFF, len, 0, on, want);
+
+    ck_assert_msg(want->text.len == on->len
+                  && memcmp(want->text.data, on->data, on->len) == 0,
+                  "on_text \"%.*s\" != text \"%.*s\"", (int) on->len,
+                  on->data, (int) want->text.len, want->text.data);
+
+    for (skim = LLO_SKIM_OFF; skim <= LLO_SKIM_ON; skim++) {
+        for (split = 0; split <= len; split++) {
+            llo_t_resp_run_api(api, (const uint8_t *) body, len, kind, 0,
+                               LLO_T_MAX_TEXT, skim, split, split % 4, &on2,
+                               &got);
+            ck_assert_msg(llo_t_resp_diff(&got, want, LLO_T_CMP_BYTES
+                                          | LLO_T_CMP_WIRE, why, sizeof(why))
+                          == 0, "skim %d, split at %zu: %s", skim, split,
+                          why);
+            ck_assert_uint_eq(on2.len, on->len);
+            ck_assert_mem_eq(on2.data, on->data, on->len);
+            llo_t_resp_free(&got);
+        }
+    }
+
+    free(on2.data);
+}
+
+
+#define llo_t_text_is(r, s)                                                   \
+    ck_assert_msg((r).text.len == strlen(s)                                   \
+                  && memcmp((r).text.data, s, strlen(s)) == 0,                \
+                  "text \"%.*s\", want \"%s\"", (int) (r).text.len,           \
+                  (r).text.data, s)
+
+
+/*
+ * Responses events: the event: line decides over the JSON "type"; only
+ * output_text deltas are text; an "error" event's code and message are
+ * the error; other events' top-level "code" is not.
+ */
+
+START_TEST(test_responses_events)
+{
+    size_t        len;
+    llo_resp_t    r;
+    llo_t_buf_t   on;
+    const char   *body;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+
+    body =
+        "event: response.output_text.delta\n"
+        "data: {\"type\":\"response.refusal.delta\",\"delta\":\"A\"}\n\n"
+        "event: response.refusal.delta\n"
+        "data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"delta\":\"B\"}\n\n"
+        "data: {\"delta\":\"C\",\"type\":\"response.output_text.delta\"}\n\n"
+        "data: {\"delta\":\"x\",\"type\":\"response.reasoning_text.delta\"}"
+        "\n\n"
+        "event: response.function_call_arguments.delta\n"
+        "data: {\"type\":\"response.function_call_arguments.delta\","
+        "\"delta\":\"{\\\"a\\\":1}\"}\n\n"
+        "event: response.code_interpreter_call_code.done\n"
+        "data: {\"type\":\"response.code_interpreter_call_code.done\","
+        "\"code\":\"print(1)\",\"item_id\":\"ci_1\"}\n\n"
+        "event: response.created\n"
+        "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\","
+        "\"status\":\"in_progress\",\"model\":\"gpt-4o\",\"usage\":null}}\n\n"
+        "event: error\n"
+        "data: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\","
+        "\"message\":\"Too many requests\",\"param\":null,"
+        "\"sequence_number\":9}\n\n";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_SSE, body, &r, &on);
+    llo_t_text_is(r, "ABC");
+    ck_assert_str_eq(r.id.data, "resp_1");
+    ck_assert_str_eq(r.model.data, "gpt-4o");
+    ck_assert_uint_eq(r.finish_reason.set, 0);
+    ck_assert_uint_eq(r.finish_end, 0);
+    ck_assert_uint_eq(r.done, 0);
+    ck_assert_str_eq(r.error_type.data, "rate_limit_exceeded");
+    ck_assert_str_eq(r.error_message.data, "Too many requests");
+    ck_assert_uint_eq(r.events, 9);
+    llo_t_resp_free(&r);
+
+    /* failed: the text is not taken again from the response's output */
+
+    body =
+        "event: response.created\n"
+        "data: {\"type\":\"response.created\",\"sequence_number\":0,"
+        "\"response\":{\"id\":\"resp_2\",\"status\":\"in_progress\","
+        "\"model\":\"gpt-4o\",\"error\":null,\"usage\":null}}\n\n"
+        "event: response.output_text.delta\n"
+        "data: {\"type\":\"response.output_text.delta\","
+        "\"sequence_number\":1,\"delta\":\"Hi\"}\n\n"
+        "event: response.failed\n"
+        "data: {\"type\":\"response.failed\",\"sequence_number\":2,"
+        "\"response\":{\"id\":\"resp_2\",\"status\":\"failed\","
+        "\"model\":\"gpt-4o\",\"error\":{\"code\":\"server_error\","
+        "\"message\":\"The model failed.\"},\"output\":[{\"type\":"
+        "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+        "\"Hi\"}]}],\"usage\":null}}\n\n";
+    len = strlen(body);
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_SSE, body, &r, &on);
+    llo_t_text_is(r, "Hi");
+    ck_assert_str_eq(r.finish_reason.data, "failed");
+    ck_assert_uint_eq(r.finish_end, len);
+    ck_assert_uint_eq(r.done, 1);
+    ck_assert_str_eq(r.error_type.data, "server_error");
+    ck_assert_str_eq(r.error_message.data, "The model failed.");
+    ck_assert_uint_eq(r.usage, 0);
+    llo_t_resp_free(&r);
+
+    /* an error event of the newer shape; a "type" beats a "code" */
+
+    body =
+        "event: error\n"
+        "data: {\"type\":\"error\",\"error\":{\"code\":"
+        "\"context_length_exceeded\",\"type\":\"invalid_request_error\","
+        "\"message\":\"Your input exceeds the context window.\","
+        "\"param\":\"input\"},\"sequence_number\":2}\n\n";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_SSE, body, &r, &on);
+    ck_assert_str_eq(r.error_type.data, "invalid_request_error");
+    ck_assert_str_eq(r.error_message.data,
+                     "Your input exceeds the context window.");
+    ck_assert_uint_eq(r.done, 0);
+    llo_t_resp_free(&r);
+
+    /* JSON: the type may follow the text; reasoning text is not text */
+
+    body =
+        "{\"id\":\"resp_3\",\"status\":\"incomplete\",\"incomplete_details\":"
+        "{\"reason\":\"max_output_tokens\"},\"model\":\"o3\",\"output\":["
+        "{\"type\":\"reasoning\",\"content\":[{\"type\":\"reasoning_text\","
+        "\"text\":\"think\"}],\"summary\":[{\"type\":\"summary_text\","
+        "\"text\":\"sum\"}]},{\"type\":\"message\",\"content\":[{\"text\":"
+        "\"late type\",\"annotations\":[],\"type\":\"output_text\"},"
+        "{\"type\":\"refusal\",\"refusal\":\"no\"},{\"text\":\"no type\"}]}"
+        "],\"text\":{\"format\":{\"type\":\"text\"}}}";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_JSON, body, &r, &on);
+    llo_t_text_is(r, "late type");
+    ck_assert_str_eq(r.finish_reason.data, "max_output_tokens");
+    ck_assert_uint_eq(r.done, 1);
+    ck_assert_uint_eq(r.finish_end, 0);
+    llo_t_resp_free(&r);
+
+    /* the reason wins whichever comes first */
+
+    body = "{\"incomplete_details\":{\"reason\":\"content_filter\"},"
+           "\"status\":\"incomplete\"}";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_JSON, body, &r, &on);
+    ck_assert_str_eq(r.finish_reason.data, "content_filter");
+    llo_t_resp_free(&r);
+
+    body = "{\"status\":\"failed\",\"error\":{\"code\":\"server_error\","
+           "\"message\":\"x\"},\"incomplete_details\":null}";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_JSON, body, &r, &on);
+    ck_assert_str_eq(r.finish_reason.data, "failed");
+    ck_assert_str_eq(r.error_type.data, "server_error");
+    llo_t_resp_free(&r);
+
+    /* an HTTP error body: its "type", not the "code" after it */
+
+    body = "{\n    \"error\": {\n        \"message\": \"The model `o9` "
+           "does not exist.\",\n        \"type\": \"invalid_request_error\","
+           "\n        \"param\": null,\n        \"code\": "
+           "\"model_not_found\"\n    }\n}\n";
+
+    llo_t_inline(LLO_API_RESPONSES, LLO_BODY_JSON, body, &r, &on);
+    ck_assert_str_eq(r.error_type.data, "invalid_request_error");
+    ck_assert_str_eq(r.error_message.data, "The model `o9` does not exist.");
+    ck_assert_uint_eq(r.finish_reason.set, 0);
+    llo_t_resp_free(&r);
+
+    free(on.data);
+}
+END_TEST
+
+
+/*
+ * Anthropic: message_delta's counts replace message_start's, never add;
+ * only "text" blocks and "text_delta" deltas are text, whatever the
+ * order of their keys.
+ */
+
+START_TEST(test_anthropic_cumulative)
+{
+    size_t        end;
+    llo_resp_t    r;
+    llo_t_buf_t   on, body;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    memset(&body, 0, sizeof(llo_t_buf_t));
+
+    llo_t_buf_str(&body,
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+        "\"model\":\"claude-x\",\"content\":[],\"usage\":{\"input_tokens\":10,"
+        "\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":100,"
+        "\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"Pre\"}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+        "{\"text\":\"-late\",\"type\":\"text_delta\"}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+        "{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+        "{\"text\":\"no\",\"type\":\"other_delta\"}}\n\n"
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":1,"
+        "\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":"
+        "\"n\",\"input\":{\"text\":\"no\"}}}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":null},"
+        "\"usage\":{\"output_tokens\":10}}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"max_tokens\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":"
+        "12,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":"
+        "105,\"output_tokens\":25}}\n\n");
+    end = body.len;
+
+    llo_t_inline(LLO_API_MESSAGES, LLO_BODY_SSE, (char *) body.data, &r,
+                 &on);
+    llo_t_text_is(r, "Pre-late");
+    ck_assert_int_eq(r.prompt_tokens, 12 + 0 + 105);
+    ck_assert_int_eq(r.cached_tokens, 105);
+    ck_assert_int_eq(r.cache_creation_tokens, 0);
+    ck_assert_int_eq(r.completion_tokens, 25);
+    ck_assert_int_eq(r.total_tokens, 117 + 25);
+    ck_assert_int_eq(r.reasoning_tokens, -1);
+    ck_assert_str_eq(r.finish_reason.data, "max_tokens");
+    ck_assert_uint_eq(r.finish_end, end);
+    ck_assert_uint_eq(r.done, 0);
+    llo_t_resp_free(&r);
+
+    /* done only with message_stop; it may come without an event: line */
+
+    llo_t_buf_str(&body, "data: {\"type\":\"message_stop\"}\n\n");
+
+    llo_t_inline(LLO_API_MESSAGES, LLO_BODY_SSE, (char *) body.data, &r,
+                 &on);
+    ck_assert_uint_eq(r.done, 1);
+    ck_assert_uint_eq(r.finish_end, end);
+    llo_t_resp_free(&r);
+
+    /* JSON: the block's type may come after its text */
+
+    llo_t_inline(LLO_API_MESSAGES, LLO_BODY_JSON,
+                 "{\"id\":\"msg_2\",\"content\":[{\"text\":\"A\",\"type\":"
+                 "\"text\"},{\"type\":\"thinking\",\"thinking\":\"x\"},"
+                 "{\"type\":\"tool_use\",\"input\":{\"text\":\"no\"}},"
+                 "{\"text\":\"no\",\"type\":\"redacted\"},{\"type\":\"text\","
+                 "\"text\":\"B\"}],\"usage\":{\"output_tokens\":7}}", &r, &on);
+    llo_t_text_is(r, "AB");
+    ck_assert_int_eq(r.prompt_tokens, -1);
+    ck_assert_int_eq(r.completion_tokens, 7);
+    ck_assert_int_eq(r.total_tokens, -1);
+    ck_assert_uint_eq(r.usage, 1);
+    llo_t_resp_free(&r);
+
+    free(body.data);
+    free(on.data);
+}
+END_TEST
+
+
+/*
+ * Gemini: every chunk repeats the counts so far; thought parts are not
+ * text, whether "thought" comes before or after "text".
+ */
+
+START_TEST(test_gemini_cumulative)
+{
+    int           k;
+    size_t        end;
+    llo_resp_t    r;
+    llo_t_buf_t   on, body, json;
+
+    static const char  *chunks[] = {
+        "{\"candidates\": [{\"content\": {\"parts\": [{\"thought\": true,"
+        "\"text\": \"T1\"}],\"role\": \"model\"},\"index\": 0}],"
+        "\"usageMetadata\": {\"promptTokenCount\": 10,\"totalTokenCount\": "
+        "20,\"thoughtsTokenCount\": 10},\"modelVersion\": \"gemini-x\","
+        "\"responseId\": \"r1\"}",
+
+        "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"A\"},"
+        "{\"text\": \"T2\",\"thought\": true},{\"text\": \"B\",\"thought\": "
+        "false}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": "
+        "{\"promptTokenCount\": 10,\"candidatesTokenCount\": 3,"
+        "\"totalTokenCount\": 23,\"thoughtsTokenCount\": 10},"
+        "\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}",
+
+        "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"C\"}],"
+        "\"role\": \"model\"},\"finishReason\": \"MAX_TOKENS\",\"index\": 0}],"
+        "\"usageMetadata\": {\"promptTokenCount\": 10,"
+        "\"candidatesTokenCount\": 5,\"totalTokenCount\": 25,"
+        "\"cachedContentTokenCount\": 4,\"thoughtsTokenCount\": 10},"
+        "\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}",
+    };
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    memset(&body, 0, sizeof(llo_t_buf_t));
+    memset(&json, 0, sizeof(llo_t_buf_t));
+
+    /* without the last chunk: no finish reason, not done */
+
+    for (k = 0; k < 2; k++) {
+        llo_t_buf_str(&body, "data: ");
+        llo_t_buf_str(&body, chunks[k]);
+        llo_t_buf_str(&body, "\r\n\r\n");
+    }
+
+    llo_t_inline(LLO_API_GEMINI, LLO_BODY_SSE, (char *) body.data, &r, &on);
+    llo_t_text_is(r, "AB");
+    ck_assert_int_eq(r.completion_tokens, 13);
+    ck_assert_uint_eq(r.done, 0);
+    ck_assert_uint_eq(r.finish_end, 0);
+    llo_t_resp_free(&r);
+
+    llo_t_buf_str(&body, "data: ");
+    llo_t_buf_str(&body, chunks[2]);
+    llo_t_buf_str(&body, "\r\n\r\n");
+    end = body.len;
+
+    llo_t_inline(LLO_API_GEMINI, LLO_BODY_SSE, (char *) body.data, &r, &on);
+    llo_t_text_is(r, "ABC");
+    ck_assert_int_eq(r.prompt_tokens, 10);
+    ck_assert_int_eq(r.cached_tokens, 4);
+    ck_assert_int_eq(r.completion_tokens, 5 + 10);
+    ck_assert_int_eq(r.reasoning_tokens, 10);
+    ck_assert_int_eq(r.total_tokens, 25);
+    ck_assert_str_eq(r.finish_reason.data, "MAX_TOKENS");
+    ck_assert_str_eq(r.id.data, "r1");
+    ck_assert_uint_eq(r.done, 1);
+    ck_assert_uint_eq(r.finish_end, end);
+    llo_t_resp_free(&r);
+
+    /* the same as one JSON array: done when it closes */
+
+    llo_t_buf_str(&json, "[");
+
+    for (k = 0; k < 3; k++) {
+        llo_t_buf_str(&json, chunks[k]);
+        llo_t_buf_str(&json, k < 2 ? "\n,\r\n" : "\n]");
+    }
+
+    llo_t_inline(LLO_API_GEMINI, LLO_BODY_JSON, (char *) json.data, &r, &on);
+    llo_t_text_is(r, "ABC");
+    ck_assert_int_eq(r.completion_tokens, 15);
+    ck_assert_int_eq(r.total_tokens, 25);
+    ck_assert_uint_eq(r.done, 1);
+    ck_assert_uint_eq(r.finish_end, 0);
+    llo_t_resp_free(&r);
+
+    /* a model that does not think: no reasoning count */
+
+    llo_t_inline(LLO_API_GEMINI, LLO_BODY_JSON,
+                 "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": "
+                 "\"ok\"}]},\"finishReason\": \"STOP\"}],\"usageMetadata\": "
+                 "{\"promptTokenCount\": 3,\"candidatesTokenCount\": 1,"
+                 "\"totalTokenCount\": 4}}", &r, &on);
+    ck_assert_int_eq(r.completion_tokens, 1);
+    ck_assert_int_eq(r.reasoning_tokens, -1);
+    ck_assert_int_eq(r.cached_tokens, -1);
+    llo_t_resp_free(&r);
+
+    free(json.data);
+    free(body.data);
+    free(on.data);
+}
+END_TEST
+
+
+/* the finish event is the last and the body ends without its blank line */
+
+START_TEST(test_finish_end_unterminated)
+{
+    size_t        len;
+    llo_resp_t    r;
+    llo_t_buf_t   on;
+    const char   *body;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+
+    body = LLO_T_EV("\"content\":\"A\"")
+           "data: {\"choices\":[{\"index\":0,\"delta\":{},"
+           "\"finish_reason\":\"length\"}]}";
+    len = strlen(body);
+
+    llo_t_inline(LLO_API_CHAT, LLO_BODY_SSE, body, &r, &on);
+    ck_assert_str_eq(r.finish_reason.data, "length");
+    ck_assert_uint_eq(r.finish_end, len);
+    ck_assert_uint_eq(r.done, 0);
+    llo_t_resp_free(&r);
+
+    /* a later finish does not move it */
+
+    body = "data: {\"choices\":[{\"finish_reason\":\"stop\"}]}\r\n\r\n"
+           "data: {\"choices\":[{\"finish_reason\":\"length\"}]}\r\n\r\n";
+
+    llo_t_inline(LLO_API_CHAT, LLO_BODY_SSE, body, &r, &on);
+    ck_assert_str_eq(r.finish_reason.data, "length");
+    ck_assert_uint_eq(r.finish_end, strstr(body, "data: {\"choices\":[{"
+                                           "\"finish_reason\":\"length")
+                                    - body);
+    llo_t_resp_free(&r);
+
+    free(on.data);
+}
+END_TEST
+
+
+/* LLO_API_UNKNOWN: bytes are counted, nothing is parsed, nothing fails */
+
+START_TEST(test_unknown_api)
+{
+    int            api, body, gzip;
+    size_t         len, zlen, split;
+    uint8_t       *data, *z;
+    llo_req_t      req;
+    llo_resp_t     r;
+    llo_t_buf_t    on;
+    llo_req_parser_t  *p;
+
+    memset(&on, 0, sizeof(llo_t_buf_t));
+    data = llo_t_read("chat_stream.sse", &len);
+    z = llo_t_gzip(data, len, &zlen);
+
+    for (api = LLO_API_UNKNOWN; api <= 99; api += 99) {
+        for (body = LLO_BODY_JSON; body <= LLO_BODY_OTHER; body++) {
+            for (gzip = 0; gzip <= 1; gzip++) {
+                for (split = 0; split < len; split += len / 7) {
+                    llo_t_resp_run_api(api, gzip ? z : data, gzip ? zlen : len,
+                                       body, gzip, LLO_T_MAX_TEXT,
+                                       LLO_SKIM_ON, split, split % 3, &on,
+                                       &r);
+                    ck_assert_str_eq(r.error, "");
+                    ck_assert_uint_eq(r.bytes, len);
+                    ck_assert_uint_eq(r.wire_bytes, gzip ? zlen : len);
+                    ck_assert_uint_eq(r.events, 0);
+                    ck_assert_uint_eq(r.text.len, 0);
+                    ck_assert_uint_eq(on.len, 0);
+                    ck_assert_uint_eq(r.id.set, 0);
+                    ck_assert_uint_eq(r.usage, 0);
+                    ck_assert_uint_eq(r.done, 0);
+                    ck_assert_int_eq(r.prompt_tokens, -1);
+                    llo_t_resp_free(&r);
+                }
+            }
+        }
+
+        /* not JSON, and empty: still no error */
+
+        llo_t_resp_run_api(api, (const uint8_t *) "<html>", 6, LLO_BODY_JSON,
+                           0, 64, LLO_SKIM_ON, 3, 0, NULL, &r);
+        ck_assert_str_eq(r.error, "");
+        ck_assert_uint_eq(r.bytes, 6);
+        llo_t_resp_free(&r);
+
+        llo_t_req_run(api, (const uint8_t *) "{\"model\":\"gpt-4o\",", 18, 64,
+                      5, 0, &req);
+        ck_assert_str_eq(req.error, "");
+        ck_assert_uint_eq(req.bytes, 18);
+        ck_assert_uint_eq(req.model.set, 0);
+        ck_assert_int_eq(req.stream, -1);
+        free(req.text.data);
+
+        llo_t_req_run(api, (const uint8_t *) "", 0, 64, 0, 0, &req);
+        ck_assert_str_eq(req.error, "");
+        free(req.text.data);
+
+        p = llo_req_create(api, 64);
+        ck_assert_ptr_nonnull(p);
+        llo_req_feed(p, (const uint8_t *) "{\"prompt\":\"hi\"}", 15);
+        llo_req_finish(p);
+        ck_assert_int_eq(llo_req_estimate(p, llo_t_count_bytes, NULL), -1);
+        llo_req_destroy(p);
+    }
+
+    free(on.data);
+    free(z);
+    free(data);
+}
+END_TEST
+
+
+/* -- requests per API, and the estimate ------------------------------------ */
+
+
+static uint64_t
+llo_t_count_bytes(void *data, const uint8_t *s, size_t len)
+{
+    if (data) {
+        (*(int *) data)++;
+    }
+
+    return len;
+}
+
+
+/* words: runs of bytes other than spaces */
+
+static uint64_t
+llo_t_count_words(void *data, const uint8_t *s, size_t len)
+{
+    size_t    i;
+    uint64_t  n;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != ' ' && (i == 0 || s[i - 1] == ' ')) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* the estimate of a body fed at every split, which must not change */
+
+static int64_t
+llo_t_estimate(int api, const char *body, llo_count_pt count)
+{
+    int64_t            e, one;
+    size_t             len, split;
+    llo_req_parser_t  *p;
+
+    len = strlen(body);
+    one = 0;
+
+    for (split = 0; split <= len; split++) {
+        p = llo_req_create(api, 16);
+        ck_assert_ptr_nonnull(p);
+
+        llo_t_feed(p, 1, (const uint8_t *) body, len, split, split % 3);
+        llo_req_finish(p);
+        e = llo_req_estimate(p, count, NULL);
+        llo_req_destroy(p);
+
+        ck_assert_msg(split == 0 || e == one, "%s: split at %zu: estimate "
+                      "%lld, %lld in one piece", body, split, (long long) e,
+                      (long long) one);
+        one = e;
+    }
+
+    return one;
+}
+
+
+START_TEST(test_request_apis)
+{
+    size_t       len;
+    llo_req_t    r;
+    const char  *body;
+
+    /* responses */
+    body = "{\"model\":\"gpt-4.1\",\"instructions\":\"Be brief.\",\"input\":"
+           "[{\"role\":\"user\",\"content\":\"Hi\"},{\"type\":\"message\","
+           "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+           "\"text\":\"Hello!\"}]},{\"type\":\"function_call_output\","
+           "\"call_id\":\"c1\",\"output\":\"42\"}],\"max_output_tokens\":300,"
+           "\"max_tokens\":5,\"stream\":true,\"stream_options\":"
+           "{\"include_obfuscation\":false}}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_RESPONSES, (const uint8_t *) body, len, 1024, 7, 3,
+                  &r);
+    ck_assert_str_eq(r.error, "");
+    ck_assert_str_eq(r.model.data, "gpt-4.1");
+    ck_assert_int_eq(r.stream, 1);
+    ck_assert_int_eq(r.max_tokens, 300);
+    ck_assert_uint_eq(r.messages, 3);
+    ck_assert_uint_eq(r.stream_options, 1);
+    ck_assert_int_eq(r.include_usage, -1);
+    llo_t_text_is(r, "Be brief.\nHi\nHello!");
+    free(r.text.data);
+
+    /* anthropic */
+    body = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,\"system\":"
+           "\"S\",\"messages\":[{\"role\":\"user\",\"content\":\"Q\"},"
+           "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+           "\"A\"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"n\","
+           "\"input\":{\"text\":\"no\"}}]}],\"stream\":false}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_MESSAGES, (const uint8_t *) body, len, 1024, 9, 0,
+                  &r);
+    ck_assert_str_eq(r.error, "");
+    ck_assert_str_eq(r.model.data, "claude-sonnet-4-5");
+    ck_assert_int_eq(r.stream, 0);
+    ck_assert_int_eq(r.max_tokens, 1024);
+    ck_assert_uint_eq(r.messages, 2);
+    ck_assert_uint_eq(r.stream_options, 0);
+    llo_t_text_is(r, "S\nQ\nA");
+    free(r.text.data);
+
+    /* gemini, with proto field names; no model, no stream in the body */
+    body = "{\"system_instruction\":{\"parts\":[{\"text\":\"Sys\"}]},"
+           "\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"U1\"},"
+           "{\"inline_data\":{\"mime_type\":\"image/png\",\"data\":\"AAAA\"}}"
+           "]},{\"role\":\"model\",\"parts\":[{\"text\":\"M1\"}]}],"
+           "\"generation_config\":{\"max_output_tokens\":77},\"model\":"
+           "\"ignored\",\"stream\":true}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_GEMINI, (const uint8_t *) body, len, 1024, 11, 2,
+                  &r);
+    ck_assert_str_eq(r.error, "");
+    ck_assert_uint_eq(r.model.set, 0);
+    ck_assert_int_eq(r.stream, -1);
+    ck_assert_int_eq(r.max_tokens, 77);
+    ck_assert_uint_eq(r.messages, 2);
+    llo_t_text_is(r, "Sys\nU1\nM1");
+    free(r.text.data);
+
+    /* chat: stream_options present even when null; max_tokens as well */
+    body = "{\"model\":\"m\",\"messages\":[],\"stream_options\":null,"
+           "\"max_tokens\":12}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 1024, len, 0,
+                  &r);
+    ck_assert_uint_eq(r.stream_options, 1);
+    ck_assert_int_eq(r.include_usage, -1);
+    ck_assert_int_eq(r.max_tokens, 12);
+    ck_assert_uint_eq(r.messages, 0);
+    free(r.text.data);
+
+    /* a nested "stream_options" is not the top-level key */
+    body = "{\"model\":\"m\",\"metadata\":{\"stream_options\":{}}}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, len, 1024, len, 0,
+                  &r);
+    ck_assert_uint_eq(r.stream_options, 0);
+    free(r.text.data);
+
+    /* completions with token ids: no text */
+    body = "{\"model\":\"davinci-002\",\"prompt\":[1212,318,257,1332],"
+           "\"max_tokens\":5}";
+    len = strlen(body);
+
+    llo_t_req_run(LLO_API_COMPLETIONS, (const uint8_t *) body, len, 1024, 4,
+                  4, &r);
+    ck_assert_str_eq(r.error, "");
+    ck_assert_uint_eq(r.text.len, 0);
+    ck_assert_int_eq(r.max_tokens, 5);
+    free(r.text.data);
+}
+END_TEST
+
+
+/*
+ * llo_req_estimate() against sums done by hand, with two counters: bytes
+ * and words.  The rules are those documented at llo_req_value().
+ */
+
+START_TEST(test_request_estimate)
+{
+    int          calls;
+    int64_t      e;
+    const char  *body;
+    llo_req_parser_t  *p;
+
+    /* chat, the cookbook: 3 per message + its strings + 1 per name, + 3 */
+    body = "{\"model\":\"m\",\"messages\":["
+           "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+           "{\"role\":\"user\",\"name\":\"bob\",\"content\":[{\"type\":"
+           "\"text\",\"text\":\"Hi there\"},{\"type\":\"image_url\","
+           "\"image_url\":{\"url\":\"http://x/y.png\"}},{\"type\":\"text\","
+           "\"text\":\"again\"}]},"
+           "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+           "\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+           "\"arguments\":\"{}\"}}]},"
+           "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}"
+           "]}";
+
+    /* (3+6+14) + (3+4+3+1+8+5) + (3+9) + (3+4+6+2) + 3 */
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT, body, llo_t_count_bytes),
+                     23 + 24 + 12 + 15 + 3);
+    /* (3+1+3) + (3+1+1+1+2+1) + (3+1) + (3+1+1+1) + 3 */
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT, body, llo_t_count_words),
+                     7 + 9 + 4 + 6 + 3);
+
+    /* responses: instructions and a string input, each a message */
+    body = "{\"model\":\"m\",\"instructions\":\"Be brief.\",\"input\":"
+           "\"Why is the sky blue?\"}";
+    ck_assert_int_eq(llo_t_estimate(LLO_API_RESPONSES, body,
+                                    llo_t_count_bytes),
+                     (3 + 9) + (3 + 4 + 20) + 3);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_RESPONSES, body,
+                                    llo_t_count_words),
+                     (3 + 2) + (3 + 1 + 5) + 3);
+
+    /* responses: input items, as chat messages (role and content) */
+    body = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":"
+           "\"Hi\"},{\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+           "[{\"type\":\"output_text\",\"text\":\"Hello!\"}]},{\"type\":"
+           "\"function_call_output\",\"call_id\":\"c1\",\"output\":\"42\"}]}";
+    ck_assert_int_eq(llo_t_estimate(LLO_API_RESPONSES, body,
+                                    llo_t_count_bytes),
+                     (3 + 4 + 2) + (3 + 9 + 6) + 3 + 3);
+
+    /* completions and embeddings: strings, and token ids one each */
+    ck_assert_int_eq(llo_t_estimate(LLO_API_COMPLETIONS,
+                                    "{\"prompt\":[\"Say this\",\"is a test\"]}",
+                                    llo_t_count_bytes), 8 + 9);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_COMPLETIONS,
+                                    "{\"prompt\":[1,2,3]}",
+                                    llo_t_count_bytes), 3);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_COMPLETIONS,
+                                    "{\"prompt\":[[1,2],[3]],\"n\":4}",
+                                    llo_t_count_bytes), 3);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_EMBEDDINGS,
+                                    "{\"input\":\"hello world\"}",
+                                    llo_t_count_words), 2);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_EMBEDDINGS,
+                                    "{\"input\":[[1,2],[3,4,5]],"
+                                    "\"dimensions\":8}",
+                                    llo_t_count_bytes), 5);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_EMBEDDINGS,
+                                    "{\"input\":[\"a\",\"bc\"]}",
+                                    llo_t_count_bytes), 3);
+
+    /* anthropic: system and contents, no framing, roles not counted */
+    body = "{\"system\":[{\"type\":\"text\",\"text\":\"Sys one\"},{\"type\":"
+           "\"text\",\"text\":\"two\"}],\"messages\":[{\"role\":\"user\","
+           "\"content\":\"Q?\"},{\"role\":\"assistant\",\"content\":[{\"type\":"
+           "\"text\",\"text\":\"A!\"},{\"type\":\"tool_use\",\"id\":\"t\","
+           "\"name\":\"n\",\"input\":{}}]}]}";
+    ck_assert_int_eq(llo_t_estimate(LLO_API_MESSAGES, body,
+                                    llo_t_count_bytes), 7 + 3 + 2 + 2);
+
+    /* gemini: parts' text, no framing */
+    body = "{\"systemInstruction\":{\"parts\":[{\"text\":\"Sys\"}]},"
+           "\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hello\"},"
+           "{\"text\":\"World!\"}]}]}";
+    ck_assert_int_eq(llo_t_estimate(LLO_API_GEMINI, body, llo_t_count_bytes),
+                     3 + 5 + 6);
+
+    /* nothing to count, or not JSON: -1 */
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT, "{\"model\":\"m\"}",
+                                    llo_t_count_bytes), -1);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_MESSAGES,
+                                    "{\"messages\":[{\"role\":\"user\","
+                                    "\"content\":[{\"type\":\"image\","
+                                    "\"source\":{}}]}]}",
+                                    llo_t_count_bytes), -1);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT,
+                                    "{\"messages\":[{\"role\":\"user\"},,]}",
+                                    llo_t_count_bytes), -1);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT,
+                                    "{\"messages\":[{\"role\":\"user\"}",
+                                    llo_t_count_bytes), -1);
+    ck_assert_int_eq(llo_t_estimate(LLO_API_CHAT, "", llo_t_count_bytes),
+                     -1);
+
+    /* empty strings are not handed to the counter */
+    p = llo_req_create(LLO_API_CHAT, 16);
+    ck_assert_ptr_nonnull(p);
+    body = "{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}";
+    llo_req_feed(p, (const uint8_t *) body, strlen(body));
+    llo_req_finish(p);
+    calls = 0;
+    e = llo_req_estimate(p, llo_t_count_bytes, &calls);
+    ck_assert_int_eq(e, 3 + 4 + 3);
+    ck_assert_int_eq(calls, 1);
+    llo_req_destroy(p);
+}
+END_TEST
+
+
+/* pieces beyond LLO_COUNT_MAX bytes are not kept, and that is said */
+
+START_TEST(test_request_count_trunc)
+{
+    int        k;
+    char      *body;
+    size_t     big, len;
+    int64_t    e;
+    llo_req_t *r;
+    llo_req_parser_t  *p;
+
+    for (k = 0; k < 2; k++) {
+
+        /* first piece "user", then the big one; the second "user" fits,
+         * and "hello world" fits only when k == 1 */
+        big = LLO_COUNT_MAX - 8 - (k ? 11 : 10);
+
+        body = malloc(big + 256);
+        ck_assert_ptr_nonnull(body);
+
+        len = sprintf(body, "{\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"");
+        memset(body + len, 'a', big);
+        len += big;
+        len += sprintf(body + len, "\"},{\"role\":\"user\",\"content\":"
+                       "\"hello world\"}]}");
+
+        p = llo_req_create(LLO_API_CHAT, 1024);
+        ck_assert_ptr_nonnull(p);
+        llo_t_feed(p, 1, (const uint8_t *) body, len, 1000, 1 << 20);
+        llo_req_finish(p);
+
+        r = llo_req_result(p);
+        e = llo_req_estimate(p, llo_t_count_bytes, NULL);
+
+        ck_assert_str_eq(r->error, "");
+        ck_assert_uint_eq(r->count_trunc, k == 0);
+        ck_assert_uint_eq(r->messages, 2);
+        ck_assert_uint_eq(r->text.truncated, 1);
+        ck_assert_int_eq(e, (int64_t) (3 + 4 + big + 3 + 4 + (k ? 11 : 0)
+                                       + 3));
+
+        llo_req_destroy(p);
+        free(body);
+    }
+}
+END_TEST
+
+
+/* -- providers and APIs from URIs ------------------------------------------ */
+
+
+START_TEST(test_api_detect)
+{
+    int          api, prov;
+    size_t       i;
+    llo_sstr_t   model;
+
+    static const struct {
+        const char  *uri;
+        int          prov;
+        int          api;
+        const char  *model;         /* NULL: left as it was */
+    } cases[] = {
+        { "/v1/chat/completions", LLO_PROV_OPENAI, LLO_API_CHAT, NULL },
+        { "/openai/v1/chat/completions", LLO_PROV_OPENAI, LLO_API_CHAT,
+          NULL },
+        { "/v1beta/openai/chat/completions", LLO_PROV_OPENAI, LLO_API_CHAT,
+          NULL },
+        { "/v1/completions", LLO_PROV_OPENAI, LLO_API_COMPLETIONS, NULL },
+        { "/v1/responses", LLO_PROV_OPENAI, LLO_API_RESPONSES, NULL },
+        { "/proxy/v1/responses", LLO_PROV_OPENAI, LLO_API_RESPONSES, NULL },
+        { "/v1/embeddings", LLO_PROV_OPENAI, LLO_API_EMBEDDINGS, NULL },
+        { "/v1/messages", LLO_PROV_ANTHROPIC, LLO_API_MESSAGES, NULL },
+        { "/anthropic/v1/messages", LLO_PROV_ANTHROPIC, LLO_API_MESSAGES,
+          NULL },
+        { "/v1beta/models/gemini-2.5-flash:generateContent",
+          LLO_PROV_GEMINI, LLO_API_GEMINI, "gemini-2.5-flash" },
+        { "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+          LLO_PROV_GEMINI, LLO_API_GEMINI, "gemini-2.5-pro" },
+        { "/v1/projects/p1/locations/us-central1/publishers/google/models/"
+          "gemini-2.0-flash-001:streamGenerateContent", LLO_PROV_GEMINI,
+          LLO_API_GEMINI, "gemini-2.0-flash-001" },
+        { "/v1beta/tunedModels/my-tuned-7:generateContent", LLO_PROV_GEMINI,
+          LLO_API_GEMINI, "my-tuned-7" },
+        { "models/gemini-pro:generateContent", LLO_PROV_GEMINI,
+          LLO_API_GEMINI, "gemini-pro" },
+        { "/v1beta/models/gemini%2D2.5:generateContent", LLO_PROV_GEMINI,
+          LLO_API_GEMINI, "gemini%2D2.5" },
+
+        { "/v1/messages/count_tokens", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN,
+          NULL },
+        { "/v1/messages/batches", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/v1/threads/thread_abc123/messages", LLO_PROV_UNKNOWN,
+          LLO_API_UNKNOWN, NULL },
+        { "/v1beta/models/gemini-2.5-flash:countTokens", LLO_PROV_UNKNOWN,
+          LLO_API_UNKNOWN, NULL },
+        { "/v1beta/models/gemini-2.5-flash:embedContent", LLO_PROV_UNKNOWN,
+          LLO_API_UNKNOWN, NULL },
+        { "/v1beta/models/:generateContent", LLO_PROV_UNKNOWN,
+          LLO_API_UNKNOWN, NULL },
+        { "/v1beta/mymodels/x:generateContent", LLO_PROV_UNKNOWN,
+          LLO_API_UNKNOWN, NULL },
+        { ":generateContent", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/v1/models", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/v1/models/gpt-4o", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/v1/responses/resp_123", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN,
+          NULL },
+        { "/v1/chat/completions/", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/v1/chat/completionsx", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "/", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+        { "", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN, NULL },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        llo_t_sstr(&model, "keep");
+        prov = -1;
+
+        api = llo_api_detect((const uint8_t *) cases[i].uri,
+                             strlen(cases[i].uri), &prov, &model);
+
+        ck_assert_msg(api == cases[i].api && prov == cases[i].prov,
+                      "\"%s\": %s/%s, want %s/%s", cases[i].uri,
+                      llo_provider_name(prov), llo_api_name(api),
+                      llo_provider_name(cases[i].prov),
+                      llo_api_name(cases[i].api));
+        ck_assert_str_eq(model.data, cases[i].model ? cases[i].model
+                                                    : "keep");
+
+        /* no provider, no model wanted */
+        ck_assert_int_eq(llo_api_detect((const uint8_t *) cases[i].uri,
+                                        strlen(cases[i].uri), NULL, NULL),
+                         cases[i].api);
+    }
+
+    /* a model name longer than an llo_sstr_t is cut */
+    {
+        char  uri[400];
+
+        snprintf(uri, sizeof(uri), "/v1beta/models/%0300d:generateContent",
+                 7);
+        ck_assert_int_eq(llo_api_detect((const uint8_t *) uri, strlen(uri),
+                                        &prov, &model), LLO_API_GEMINI);
+        ck_assert_uint_eq(model.len, LLO_SMALL_STR - 1);
+    }
+}
+END_TEST
+
+
+START_TEST(test_api_for)
+{
+    size_t       i;
+    llo_sstr_t   model;
+
+    static const struct {
+        int          prov;
+        const char  *uri;
+        int          api;
+        const char  *model;
+    } cases[] = {
+        { LLO_PROV_OPENAI, "/v1/chat/completions", LLO_API_CHAT, NULL },
+        { LLO_PROV_OPENAI, "/v1/completions", LLO_API_COMPLETIONS, NULL },
+        { LLO_PROV_OPENAI, "/v1/responses", LLO_API_RESPONSES, NULL },
+        { LLO_PROV_OPENAI, "/v1/embeddings", LLO_API_EMBEDDINGS, NULL },
+        { LLO_PROV_OPENAI, "/my/llm", LLO_API_CHAT, NULL },
+        { LLO_PROV_OPENAI, "/v1/messages", LLO_API_CHAT, NULL },
+        { LLO_PROV_ANTHROPIC, "/v1/messages", LLO_API_MESSAGES, NULL },
+        { LLO_PROV_ANTHROPIC, "/claude", LLO_API_MESSAGES, NULL },
+        { LLO_PROV_ANTHROPIC, "/v1/messages/count_tokens", LLO_API_UNKNOWN,
+          NULL },
+        { LLO_PROV_ANTHROPIC, "/v1/messages/batches", LLO_API_UNKNOWN,
+          NULL },
+        { LLO_PROV_ANTHROPIC, "/v1/messages/batches/msgbatch_01/results",
+          LLO_API_UNKNOWN, NULL },
+        { LLO_PROV_GEMINI, "/v1beta/models/gemini-2.5-pro:generateContent",
+          LLO_API_GEMINI, "gemini-2.5-pro" },
+        { LLO_PROV_GEMINI, "/gemini/proxy", LLO_API_GEMINI, NULL },
+        { LLO_PROV_UNKNOWN, "/v1/messages", LLO_API_MESSAGES, NULL },
+        { LLO_PROV_UNKNOWN, "/v1beta/models/g:generateContent",
+          LLO_API_GEMINI, "g" },
+        { LLO_PROV_UNKNOWN, "/x", LLO_API_UNKNOWN, NULL },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        llo_t_sstr(&model, "keep");
+
+        ck_assert_msg(llo_api_for(cases[i].prov,
+                                  (const uint8_t *) cases[i].uri,
+                                  strlen(cases[i].uri), &model)
+                      == cases[i].api, "%s \"%s\"",
+                      llo_provider_name(cases[i].prov), cases[i].uri);
+        ck_assert_str_eq(model.data, cases[i].model ? cases[i].model
+                                                    : "keep");
+    }
+}
+END_TEST
+
+
+START_TEST(test_api_names)
+{
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_UNKNOWN), "unknown");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_OPENAI), "openai");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_ANTHROPIC), "anthropic");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_GEMINI), "gemini");
+    ck_assert_str_eq(llo_provider_name(4), "unknown");
+    ck_assert_str_eq(llo_provider_name(-1), "unknown");
+
+    ck_assert_str_eq(llo_api_name(LLO_API_UNKNOWN), "unknown");
+    ck_assert_str_eq(llo_api_name(LLO_API_CHAT), "chat");
+    ck_assert_str_eq(llo_api_name(LLO_API_COMPLETIONS), "completions");
+    ck_assert_str_eq(llo_api_name(LLO_API_RESPONSES), "responses");
+    ck_assert_str_eq(llo_api_name(LLO_API_EMBEDDINGS), "embeddings");
+    ck_assert_str_eq(llo_api_name(LLO_API_MESSAGES), "messages");
+    ck_assert_str_eq(llo_api_name(LLO_API_GEMINI), "generate");
+    ck_assert_str_eq(llo_api_name(7), "unknown");
+    ck_assert_str_eq(llo_api_name(-1), "unknown");
+}
+END_TEST
+
+
 /* -- the micro-benchmark (LLO_BENCH=1) ------------------------------------- */
 
 
@@ -2674,7 +4601,7 @@ llo_t_bench(void)
                 continue;
             }
 
-            p = llo_resp_create(LLO_BODY_SSE, 0, 65536,
+            p = llo_resp_create(LLO_API_CHAT, LLO_BODY_SSE, 0, 65536,
                                 mode == 0 ? LLO_SKIM_ON : LLO_SKIM_OFF);
 
             for (pos = 0; pos < len; pos += n) {
@@ -2756,6 +4683,34 @@ llo_t_suite(void)
 
     tc = tcase_create("utf8");
     tcase_add_test(tc, test_utf8_cut);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("providers");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_provider_facts, 0, LLO_T_NPROVIDERS);
+    tcase_add_loop_test(tc, test_provider_gzip, 0, LLO_T_NPROVIDERS);
+    tcase_add_loop_test(tc, test_provider_truncate, 0, LLO_T_NPROVIDERS);
+    tcase_add_loop_test(tc, test_provider_request, 0, LLO_T_NPROVIDERS);
+    tcase_add_loop_test(tc, test_provider_uri, 0, LLO_T_NPROVIDERS);
+    tcase_add_test(tc, test_responses_no_event_lines);
+    tcase_add_test(tc, test_responses_events);
+    tcase_add_test(tc, test_anthropic_cumulative);
+    tcase_add_test(tc, test_gemini_cumulative);
+    tcase_add_test(tc, test_finish_end_unterminated);
+    tcase_add_test(tc, test_unknown_api);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("request apis");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_request_apis);
+    tcase_add_test(tc, test_request_estimate);
+    tcase_add_test(tc, test_request_count_trunc);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("apis");
+    tcase_add_test(tc, test_api_detect);
+    tcase_add_test(tc, test_api_for);
+    tcase_add_test(tc, test_api_names);
     suite_add_tcase(s, tc);
 
     return s;

@@ -541,7 +541,8 @@ START_TEST(test_create)
     llo_t_path(path, sizeof(path), "create");
     now = time(NULL);
 
-    ck_assert_uint_eq(sizeof(llo_ring_hdr_t), 256);
+    ck_assert_uint_eq(sizeof(llo_ring_hdr_t), 320);
+    ck_assert_uint_eq(offsetof(llo_ring_hdr_t, keyset_hash), 256);
 
     llo_t_open(&ring, "create", LLO_T_CAP);
 
