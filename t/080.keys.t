@@ -298,7 +298,9 @@ sub refused_ok {
     is($r->{headers}{'x-ratelimit-remaining-tokens'}, 1000 - ($est + $max),
         "carol: remaining = 1000 - (prompt $est + max_tokens $max)");
 
-    # the reservation is replaced by the real usage at the end
+    # the reservation is replaced by the real usage at the end (the
+    # record is written then: wait for it)
+    drained_row($p, $r->{headers}{'x-llm-id'});
     my $r2 = call(h => bearer($K{carol}), body => $body);
     my $dt = time - $t0;
     my $want = 1000 - $f->{total_tokens} - ($est + $max);
@@ -366,6 +368,9 @@ sub refused_ok {
 {
     my $r = call(h => bearer($K{frank}));
     is($r->{status}, 200, 'frank: the first call passes (nothing spent yet)');
+    # its cost is charged when it ends (its record is written then)
+    ok(drained_row($p, $r->{headers}{'x-llm-id'})->{cost_usd} > 0,
+        'frank: the first call cost something');
     my $r2 = call(h => bearer($K{frank}));
     is($r2->{status}, 429, 'frank: then the daily budget is spent');
     my $j = eval { json_decode($r2->{body}) } // {};
