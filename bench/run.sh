@@ -53,7 +53,7 @@ http {
     access_log off;
     client_body_temp_path $dir/body;
     proxy_temp_path $dir/proxy;
-    llm_observer_ring $ring size=1g;
+    llm_observer_ring $ring size=4g;
     llm_observer_tokenizer o200k_base $tok;
     llm_observer_limits zone=bench_keys:1m;
     llm_observer_key sha256:$digest name=bench team=bench

@@ -806,7 +806,10 @@ ngx_http_llm_observer_header_filter(ngx_http_request_t *r)
 
     ngx_http_llm_observer_choose_tok(r, ctx);
 
-    if (ctx->resp && ctx->tok && ctx->api != LLO_API_EMBEDDINGS) {
+    /* a stream's text is counted as it passes; a whole body's, only if it
+     * has no usage, from the text the record keeps */
+
+    if (ctx->resp && ctx->tok && ctx->sse) {
         llo_resp_on_text(ctx->resp, ngx_http_llm_observer_text, ctx);
     }
 
@@ -1597,13 +1600,22 @@ ngx_http_llm_observer_counts(ngx_http_request_t *r,
         && (c->completion < 0 || ((ctx->sse || ctx->uri_stream) && !rs->done)))
     {
         if (ctx->completion_count < 0) {
-            ctx->completion_count = ctx->count
-                                    ? (int64_t) llo_tok_stream_finish(
-                                                                 ctx->count)
-                                    : 0;
+            if (ctx->count) {
+                ctx->completion_count = llo_tok_stream_finish(ctx->count);
+
+            } else if (!ctx->sse) {
+                ctx->completion_count = llo_tok_count(ctx->tok,
+                                            (const uint8_t *) rs->text.data,
+                                            rs->text.len);
+                ctx->count_trunc = rs->text.truncated;
+
+            } else {
+                ctx->completion_count = 0;
+            }
         }
 
         c->completion = ctx->completion_count;
+        c->trunc |= ctx->count_trunc;
         local = 1;
     }
 

@@ -128,6 +128,7 @@ typedef struct {
     unsigned                    body_read:1;
     unsigned                    admitted:1; /* counted by the limits */
     unsigned                    cut_on:1;
+    unsigned                    count_trunc:1;  /* counted from cut text */
     unsigned                    cut_done:1;
     unsigned                    tok_chosen:1;
     unsigned                    tok_exact:1;

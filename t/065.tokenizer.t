@@ -199,6 +199,21 @@ for my $c ([ 'gpt-4o-mini', 'o200k_base', 'tokenizer' ],
         "$model: no counts yet when the headers went out");
 }
 
+# a whole JSON body without usage (an OpenAI-compatible server)
+{
+    my $r = http_req(port => $port, path => '/v1/chat/completions',
+        headers => [ [ 'x-scenario', 'json_nousage' ],
+                     [ 'Content-Type', 'application/json' ] ],
+        body => chat_body('gpt-4o-mini') =~ s/"stream":true/"stream":false/r);
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    my $text = LLOFixtures::expected_facts('json_nousage')->{text};
+    is($w->{token_source}, 'tokenizer', 'JSON without usage: token_source tokenizer');
+    is($w->{completion_tokens}, tiktoken_count('o200k_base', $text),
+        'JSON without usage: completion = tiktoken\'s count of the answer');
+    is($w->{prompt_tokens}, chat_prompt_tokens('o200k_base', \@MSGS),
+        'JSON without usage: prompt = the count made before forwarding');
+}
+
 # a stream with usage: the provider's counts, nothing tokenized
 {
     my $r = http_req(port => $port, path => '/v1/chat/completions',

@@ -72,7 +72,7 @@ our @DELTAS = (
       " Bye \xf0\x9f\x98\x80" ],                                    # 😀
 );
 
-my @NAMES = qw(json json_chunked sse_usage sse_crlf sse_nousage slow
+my @NAMES = qw(json json_nousage json_chunked sse_usage sse_crlf sse_nousage slow
     error400 error429 error500 gzip gzip_sse notjson badjson abort_mid big
     echo);
 
@@ -268,6 +268,19 @@ sub _s_json {
 }
 
 sub _s_echo { return _s_json() }
+
+# an OpenAI-compatible server that sends no usage
+sub _s_json_nousage {
+    my $s = _s_json();
+    (my $b = $s->{pieces}[0]) =~ s/^  "usage": \{.*?^  \},\n//ms;
+    die "json_nousage: no usage to remove" if $b eq $s->{pieces}[0];
+    $s->{pieces} = [ $b ];
+    my %f = %{ $s->{facts} };
+    $f{$_} = undef for qw(prompt_tokens completion_tokens total_tokens
+        cached_tokens reasoning_tokens);
+    $s->{facts} = \%f;
+    return $s;
+}
 
 sub _s_json_chunked {
     my $body = _json_body();
