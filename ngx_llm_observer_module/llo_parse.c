@@ -542,7 +542,6 @@ static void llo_sse_line(llo_resp_parser_t *p, const uint8_t *line,
     size_t len, int in_place, uint64_t offset, uint64_t end);
 static void llo_sse_dispatch(llo_resp_parser_t *p);
 static int llo_sse_keep(llo_resp_parser_t *p);
-static int llo_grow(uint8_t **buf, size_t *cap, size_t need);
 static int llo_skim_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
 static void llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n);
 
@@ -753,7 +752,7 @@ llo_int(const uint8_t *v, size_t len, int64_t *out)
 }
 
 
-static int
+int
 llo_grow(uint8_t **buf, size_t *cap, size_t need)
 {
     size_t   n;

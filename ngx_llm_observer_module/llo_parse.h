@@ -211,6 +211,13 @@ int llo_api_for(int provider, const uint8_t *uri, size_t len,
 const char *llo_provider_name(int provider);
 const char *llo_api_name(int api);
 
+/*
+ * *buf (of *cap bytes, realloc'ed) made to hold need bytes, doubling from
+ * 256; 0, or -1 with *buf unchanged.  Shared by the stream code here and
+ * in llo_strip.c.
+ */
+int llo_grow(uint8_t **buf, size_t *cap, size_t need);
+
 /* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
 size_t llo_utf8_cut(const char *s, size_t len);
 

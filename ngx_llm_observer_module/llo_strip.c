@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llo_parse.h"             /* llo_grow() */
 #include "llo_strip.h"
 
 
@@ -18,7 +19,6 @@ static size_t llo_strip_nulls(llo_strip_t *s, const uint8_t *in, size_t n,
     uint8_t *out);
 static size_t llo_strip_events(llo_strip_t *s, const uint8_t *in, size_t n,
     uint8_t *out);
-static int llo_strip_grow(uint8_t **buf, size_t *cap, size_t need);
 static int llo_strip_usage_event(const uint8_t *ev, size_t len);
 static int llo_strip_key(const uint8_t *ev, size_t len, const char *key,
     size_t klen, const char *value);
@@ -58,7 +58,7 @@ llo_strip_feed(llo_strip_t *s, const uint8_t *in, size_t n, uint8_t *out)
         return o + llo_strip_nulls(s, in, n, out + o);
     }
 
-    if (llo_strip_grow(&s->scratch, &s->scratch_cap, n + s->pend_len)
+    if (llo_grow(&s->scratch, &s->scratch_cap, n + s->pend_len)
         != 0)
     {
         /* no room to hold: events pass from here on */
@@ -257,34 +257,6 @@ llo_strip_free(llo_strip_t *s)
 
 
 static int
-llo_strip_grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    size_t    c;
-    uint8_t  *h;
-
-    if (need <= *cap) {
-        return 0;
-    }
-
-    c = *cap ? *cap : 1024;
-
-    while (c < need) {
-        c *= 2;
-    }
-
-    h = realloc(*buf, c);
-    if (h == NULL) {
-        return -1;
-    }
-
-    *buf = h;
-    *cap = c;
-
-    return 0;
-}
-
-
-static int
 llo_strip_hold(llo_strip_t *s, const uint8_t *p, size_t n)
 {
     if (n == 0) {
@@ -292,7 +264,7 @@ llo_strip_hold(llo_strip_t *s, const uint8_t *p, size_t n)
     }
 
     if (s->hold_len + n > LLO_STRIP_HOLD_MAX
-        || llo_strip_grow(&s->hold, &s->hold_cap, s->hold_len + n) != 0)
+        || llo_grow(&s->hold, &s->hold_cap, s->hold_len + n) != 0)
     {
         return -1;
     }
