@@ -136,7 +136,7 @@ demo: deps
 	perl t/demo.pl
 
 bench: deps
-	$(MAKE) all unit-bins
+	$(MAKE) all unit-bins tok-data
 	bash bench/run.sh
 	bash bench/ingest.sh
 
