@@ -60,8 +60,8 @@ static char *ngx_http_llm_observer_ring(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llm_observer_max_text(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_llm_observer_provider(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_observer_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_llm_observer_tokenizer(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llm_observer_tokenizer_model(ngx_conf_t *cf,
@@ -149,7 +149,7 @@ static ngx_command_t  ngx_http_llm_observer_commands[] = {
 
     { ngx_string("llm_observer_provider"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_llm_observer_provider,
+      ngx_http_llm_observer_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_observer_loc_conf_t, provider),
       &ngx_http_llm_observer_providers },
@@ -198,7 +198,7 @@ static ngx_command_t  ngx_http_llm_observer_commands[] = {
 
     { ngx_string("llm_observer_limit_stream"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_llm_observer_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_observer_loc_conf_t, limit_stream),
       &ngx_http_llm_observer_limit_streams },
@@ -2167,24 +2167,51 @@ ngx_http_llm_observer_max_text(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* ngx_conf_set_enum_slot, with an error that names the directive */
+/*
+ * ngx_conf_set_enum_slot, with an error that names the directive and the
+ * values it takes (the stock one names neither)
+ */
 
 static char *
-ngx_http_llm_observer_provider(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_llm_observer_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char  *rv;
+    char  *p = conf;
 
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+    u_char           *q;
+    ngx_str_t        *value;
+    ngx_uint_t       *np, i;
+    ngx_conf_enum_t  *e;
+    u_char            list[256];
 
-    if (rv != NGX_CONF_ERROR) {
-        return rv;
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcasecmp(e[i].name.data, value[1].data) == 0)
+        {
+            *np = e[i].value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    q = list;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        q = ngx_slprintf(q, list + sizeof(list), "%s\"%V\"",
+                         i == 0 ? "" : e[i + 1].name.len ? ", " : " or ",
+                         &e[i].name);
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid value \"%V\" in \"%V\" directive, it must "
-                       "be \"auto\", \"openai\", \"anthropic\" or \"gemini\"",
-                       &((ngx_str_t *) cf->args->elts)[1], &cmd->name);
+                       "be %*s", &value[1], &cmd->name, q - list, list);
 
     return NGX_CONF_ERROR;
 }

@@ -498,6 +498,9 @@ conf_fails('price without output', "    llm_observer_price gpt-x input=1;\n",
 conf_fails('duplicate price', "    llm_observer_price gpt-x input=1 output=1;\n"
     . "    llm_observer_price gpt-x input=2 output=2;\n",
     qr/duplicate model "gpt-x" in "llm_observer_price" directive/);
+conf_fails('bad limit_stream',
+    "    server { listen 127.0.0.1:1; llm_observer_limit_stream halt; }\n",
+    qr/invalid value "halt" in "llm_observer_limit_stream" directive, it must be "finish" or "cut"/);
 conf_fails('bad zone', "    llm_observer_limits zone=k;\n",
     qr/invalid value "zone=k" in "llm_observer_limits" directive/);
 {
