@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "llo_keys.h"
@@ -23,13 +24,12 @@
 #define LLO_KEYGEN_ARGS         16
 
 
-static void llo_base64url(const uint8_t *in, size_t n, char *out);
 
 
 int
 llo_keygen(int argc, char **argv)
 {
-    int         i, n, plain;
+    int         i, n, b64, plain;
     char       *args[LLO_KEYGEN_ARGS + 2], digest[7 + 64 + 1], name[80];
     char        key[4 + 44 + 1], err[512];
     size_t      lens[LLO_KEYGEN_ARGS + 2];
@@ -75,8 +75,21 @@ llo_keygen(int argc, char **argv)
         return 1;
     }
 
+    /* base64url without padding (RFC 4648): 43 characters, safe in a
+     * header, a URL and a shell */
+
     memcpy(key, "llo-", 4);
-    llo_base64url(raw, sizeof(raw), key + 4);
+    b64 = EVP_EncodeBlock((uint8_t *) key + 4, raw, sizeof(raw));
+
+    while (b64 > 0 && key[4 + b64 - 1] == '=') {
+        b64--;
+    }
+
+    key[4 + b64] = '\0';
+
+    for (i = 4; key[i]; i++) {
+        key[i] = key[i] == '+' ? '-' : key[i] == '/' ? '_' : key[i];
+    }
 
     if (llo_key_digest((uint8_t *) key, strlen(key), d) != 0) {
         fprintf(stderr, "llm-evaluator: keygen: SHA-256 failed\n");
@@ -132,38 +145,4 @@ llo_keygen(int argc, char **argv)
     OPENSSL_cleanse(key, sizeof(key));
 
     return 0;
-}
-
-
-/* base64url without padding: 32 bytes give 43 characters */
-
-static void
-llo_base64url(const uint8_t *in, size_t n, char *out)
-{
-    size_t       i;
-    uint32_t     v;
-    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-                               "vwxyz0123456789-_";
-
-    for (i = 0; i + 2 < n; i += 3) {
-        v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-        *out++ = b64[v >> 18];
-        *out++ = b64[(v >> 12) & 63];
-        *out++ = b64[(v >> 6) & 63];
-        *out++ = b64[v & 63];
-    }
-
-    if (n - i == 2) {
-        v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8;
-        *out++ = b64[v >> 18];
-        *out++ = b64[(v >> 12) & 63];
-        *out++ = b64[(v >> 6) & 63];
-
-    } else if (n - i == 1) {
-        v = (uint32_t) in[i] << 16;
-        *out++ = b64[v >> 18];
-        *out++ = b64[(v >> 12) & 63];
-    }
-
-    *out = '\0';
 }
