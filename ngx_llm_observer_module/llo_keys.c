@@ -768,6 +768,159 @@ llo_key_digest(const uint8_t *presented, size_t len, uint8_t out[32])
 }
 
 
+/* -- the key in a query ---------------------------------------------------- */
+
+
+/* the parameter p[0..n) is named "key", in any case; with '=' or without */
+
+static int
+llo_param_is_key(const char *p, size_t n)
+{
+    return n >= 3
+           && (p[0] | 0x20) == 'k' && (p[1] | 0x20) == 'e'
+           && (p[2] | 0x20) == 'y'
+           && (n == 3 || p[3] == '=');
+}
+
+
+size_t
+llo_args_drop_key(const char *args, size_t len, char *out)
+{
+    char        *q;
+    const char  *p, *end, *amp;
+
+    p = args;
+    end = args + len;
+    q = out;
+
+    while (p < end) {
+        amp = memchr(p, '&', end - p);
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        if (amp > p && !llo_param_is_key(p, amp - p)) {
+            if (q != out) {
+                *q++ = '&';
+            }
+
+            memcpy(q, p, amp - p);
+            q += amp - p;
+        }
+
+        p = amp + 1;
+    }
+
+    return q - out;
+}
+
+
+/* the query of s: [*qs, *qe), or 0 when s has none */
+
+static int
+llo_query_span(const char *s, size_t len, const char **qs, const char **qe)
+{
+    const char  *q, *e;
+
+    q = memchr(s, '?', len);
+    if (q == NULL) {
+        return 0;
+    }
+
+    q++;
+
+    for (e = s + len; e > q && e[-1] != ' '; e--) { /* void */ }
+
+    *qs = q;
+    *qe = (e > q) ? e - 1 : s + len;
+
+    return 1;
+}
+
+
+/* a key=<value> parameter whose value is not the mask yet */
+
+static int
+llo_param_to_mask(const char *p, size_t n)
+{
+    return n > 3 && llo_param_is_key(p, n)
+           && !(n == 4 + sizeof(LLO_KEY_MASK) - 1
+                && memcmp(p + 4, LLO_KEY_MASK, sizeof(LLO_KEY_MASK) - 1)
+                   == 0);
+}
+
+
+int
+llo_query_has_key(const char *s, size_t len)
+{
+    const char  *p, *qe, *amp;
+
+    if (!llo_query_span(s, len, &p, &qe)) {
+        return 0;
+    }
+
+    while (p < qe) {
+        amp = memchr(p, '&', qe - p);
+        if (amp == NULL) {
+            amp = qe;
+        }
+
+        if (llo_param_to_mask(p, amp - p)) {
+            return 1;
+        }
+
+        p = amp + 1;
+    }
+
+    return 0;
+}
+
+
+size_t
+llo_query_mask_key(const char *s, size_t len, char *out)
+{
+    char        *o;
+    const char  *p, *qe, *amp, *end;
+
+    if (!llo_query_span(s, len, &p, &qe)) {
+        memcpy(out, s, len);
+        return len;
+    }
+
+    end = s + len;
+
+    memcpy(out, s, p - s);
+    o = out + (p - s);
+
+    while (p < qe) {
+        amp = memchr(p, '&', qe - p);
+        if (amp == NULL) {
+            amp = qe;
+        }
+
+        if (llo_param_to_mask(p, amp - p)) {
+            memcpy(o, p, 4);
+            memcpy(o + 4, LLO_KEY_MASK, sizeof(LLO_KEY_MASK) - 1);
+            o += 4 + sizeof(LLO_KEY_MASK) - 1;
+
+        } else {
+            memcpy(o, p, amp - p);
+            o += amp - p;
+        }
+
+        if (amp < qe) {
+            *o++ = '&';
+        }
+
+        p = amp + 1;
+    }
+
+    memcpy(o, qe, end - qe);
+
+    return (o - out) + (end - qe);
+}
+
+
 /*
  * The digests are SHA-256 outputs: uniformly random, so their first bytes
  * are already a good hash.

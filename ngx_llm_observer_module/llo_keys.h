@@ -256,6 +256,31 @@ size_t llo_key_describe(const llo_key_t *k, char *buf, size_t len);
 int llo_key_digest(const uint8_t *presented, size_t len, uint8_t out[32]);
 
 
+/*
+ * Where a client presents its key in a URI: Gemini's ?key=.  The
+ * parameter is named "key" in any case (nginx's $arg_key and
+ * ngx_http_arg() match it so), at the start of the query or after '&'.
+ *
+ * llo_args_drop_key(): args (a query, no '?') without any key or key=...
+ * parameter, into out (len bytes suffice); returns the new length.
+ *
+ * llo_query_mask_key(): s (a URI, or a request line "POST /p?q HTTP/1.1")
+ * with the value of every key= parameter of its query replaced by
+ * LLO_KEY_MASK, into out (LLO_MASK_MAX(len) bytes suffice); returns the
+ * new length.  The query runs from the first '?' to the last ' ' after it
+ * (the request line's protocol), or to the end.  A value already masked
+ * stays as it is, so masking twice changes nothing.
+ *
+ * llo_query_has_key(): 1 when llo_query_mask_key() would change s.
+ */
+#define LLO_KEY_MASK            "***"
+#define LLO_MASK_MAX(len)       ((len) + 3 * ((len) / 4 + 1))
+
+size_t llo_args_drop_key(const char *args, size_t len, char *out);
+size_t llo_query_mask_key(const char *s, size_t len, char *out);
+int llo_query_has_key(const char *s, size_t len);
+
+
 /* the slots to give llo_keys_build() for nkeys keys */
 uint32_t llo_keys_slots(uint32_t nkeys);
 

@@ -14,6 +14,11 @@
  * The access phase handler reads the request body first (the model and
  * the prompt's tokens are in it), so a call that the key may not make is
  * answered here, before anything is sent upstream.
+ *
+ * The client's key never leaves nginx: every header and argument that
+ * can carry one is taken out of the request before it is forwarded, and
+ * key= values are masked in the request line from the post-read phase
+ * on (and in $request_uri in the location), so no log line holds one.
  */
 
 #include "ngx_http_llm_observer_module.h"
@@ -22,6 +27,12 @@
 #define NGX_HTTP_LLM_AUTH_START     0
 #define NGX_HTTP_LLM_AUTH_BODY      1
 #define NGX_HTTP_LLM_AUTH_DONE      2
+
+/* the request headers a client's key comes in */
+#define NGX_HTTP_LLM_HDR_NONE       0
+#define NGX_HTTP_LLM_HDR_AUTH       1       /* Authorization */
+#define NGX_HTTP_LLM_HDR_X_API_KEY  2       /* x-api-key */
+#define NGX_HTTP_LLM_HDR_X_GOOG     3       /* x-goog-api-key */
 
 /* a presented key longer than this is refused without being hashed */
 #define NGX_HTTP_LLM_KEY_MAX        4096
@@ -33,7 +44,13 @@ static int ngx_http_llm_observer_keep(void *data, const uint8_t digest[32]);
 static void ngx_http_llm_observer_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_observer_presented(ngx_http_request_t *r,
     ngx_str_t *key);
-static ngx_int_t ngx_http_llm_observer_strip_key_arg(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_observer_key_header(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_llm_observer_drop_keys(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_observer_drop_key_headers(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_observer_drop_key_args(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_observer_mask(ngx_http_request_t *r,
+    ngx_str_t *s);
 static ngx_int_t ngx_http_llm_observer_admit(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
 static void ngx_http_llm_observer_cut_allow(ngx_http_llm_observer_ctx_t *ctx,
@@ -443,7 +460,19 @@ ngx_http_llm_observer_access_handler(ngx_http_request_t *r)
 
     default:
 
-        if (ngx_http_llm_observer_presented(r, &key) != NGX_OK) {
+        ngx_str_null(&key);
+
+        rc = ngx_http_llm_observer_presented(r, &key);
+
+        /* whatever is presented, and wherever: none of it goes upstream
+         * or into a log */
+
+        if (rc == NGX_ERROR || ngx_http_llm_observer_drop_keys(r) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc != NGX_OK) {
             msg = (u_char *) "You didn't provide an API key. Provide it in "
                   "an Authorization header using Bearer auth "
                   "(Authorization: Bearer YOUR_KEY), or in x-api-key.";
@@ -551,15 +580,16 @@ ngx_http_llm_observer_body_read(ngx_http_request_t *r)
 
 /*
  * The key as OpenAI (Authorization: Bearer), Anthropic (x-api-key) and
- * Gemini (x-goog-api-key, ?key=) clients send it, in that order.
+ * Gemini (x-goog-api-key, ?key=) clients send it: the first of these, in
+ * this order, that is not empty.  NGX_DECLINED when there is none.
  */
 
 static ngx_int_t
 ngx_http_llm_observer_presented(ngx_http_request_t *r, ngx_str_t *key)
 {
     u_char           *dst, *src;
-    ngx_str_t         v;
-    ngx_uint_t        i;
+    ngx_str_t         v, found[NGX_HTTP_LLM_HDR_X_GOOG + 1];
+    ngx_uint_t        i, n;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
@@ -590,6 +620,10 @@ ngx_http_llm_observer_presented(ngx_http_request_t *r, ngx_str_t *key)
         }
     }
 
+    /* the first x-api-key, the first x-goog-api-key */
+
+    ngx_memzero(found, sizeof(found));
+
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -605,16 +639,20 @@ ngx_http_llm_observer_presented(ngx_http_request_t *r, ngx_str_t *key)
             i = 0;
         }
 
-        if (h[i].value.len
-            && ((h[i].key.len == 9
-                 && ngx_strncasecmp(h[i].key.data, (u_char *) "x-api-key",
-                                    9) == 0)
-                || (h[i].key.len == 14
-                    && ngx_strncasecmp(h[i].key.data,
-                                       (u_char *) "x-goog-api-key", 14)
-                       == 0)))
-        {
-            *key = h[i].value;
+        if (h[i].value.len == 0) {
+            continue;
+        }
+
+        n = ngx_http_llm_observer_key_header(&h[i]);
+
+        if (n != NGX_HTTP_LLM_HDR_AUTH && found[n].len == 0) {
+            found[n] = h[i].value;
+        }
+    }
+
+    for (n = NGX_HTTP_LLM_HDR_X_API_KEY; n <= NGX_HTTP_LLM_HDR_X_GOOG; n++) {
+        if (found[n].len) {
+            *key = found[n];
             return NGX_OK;
         }
     }
@@ -630,10 +668,6 @@ ngx_http_llm_observer_presented(ngx_http_request_t *r, ngx_str_t *key)
         ngx_unescape_uri(&dst, &src, v.len, 0);
         key->len = dst - key->data;
 
-        if (ngx_http_llm_observer_strip_key_arg(r) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
         return key->len ? NGX_OK : NGX_DECLINED;
     }
 
@@ -642,48 +676,238 @@ ngx_http_llm_observer_presented(ngx_http_request_t *r, ngx_str_t *key)
 
 
 /*
- * The client's ?key= must not go upstream (the location sends the
- * provider's key in a header): it is taken out of $args, and proxy_pass
- * then builds the upstream URI from $uri and $args, not from the request
- * line.  $request and $request_uri still hold it: do not log them.
+ * The NGX_HTTP_LLM_HDR_* of a header that carries a client's key
+ * (Authorization whatever its scheme: the client authenticates to nginx,
+ * never to the provider), NGX_HTTP_LLM_HDR_NONE for any other.
  */
 
 static ngx_int_t
-ngx_http_llm_observer_strip_key_arg(ngx_http_request_t *r)
+ngx_http_llm_observer_key_header(ngx_table_elt_t *h)
 {
-    u_char  *p, *q, *end, *amp, *dst;
+    switch (h->key.len) {
 
-    dst = ngx_pnalloc(r->pool, r->args.len);
-    if (dst == NULL) {
+    case 13:
+        if (ngx_strncasecmp(h->key.data, (u_char *) "Authorization", 13)
+            == 0)
+        {
+            return NGX_HTTP_LLM_HDR_AUTH;
+        }
+        break;
+
+    case 9:
+        if (ngx_strncasecmp(h->key.data, (u_char *) "x-api-key", 9) == 0) {
+            return NGX_HTTP_LLM_HDR_X_API_KEY;
+        }
+        break;
+
+    case 14:
+        if (ngx_strncasecmp(h->key.data, (u_char *) "x-goog-api-key", 14)
+            == 0)
+        {
+            return NGX_HTTP_LLM_HDR_X_GOOG;
+        }
+        break;
+    }
+
+    return NGX_HTTP_LLM_HDR_NONE;
+}
+
+
+/*
+ * The client's key, in every form it may have been presented, is taken
+ * out of the request before anything is forwarded: the key headers from
+ * the request headers (so no proxy_pass, fastcgi_pass, ... sends them,
+ * whatever proxy_set_header lines exist for others, and $http_x_api_key
+ * and the like are empty from here on), every key= from $args (the
+ * upstream URI is then built from $uri and $args, not from the request
+ * line), and masked (key=***) in $request_uri and the request line.
+ */
+
+static ngx_int_t
+ngx_http_llm_observer_drop_keys(ngx_http_request_t *r)
+{
+    if (ngx_http_llm_observer_drop_key_headers(r) != NGX_OK
+        || ngx_http_llm_observer_drop_key_args(r) != NGX_OK
+        || ngx_http_llm_observer_mask(r, &r->unparsed_uri) != NGX_OK
+        || ngx_http_llm_observer_mask(r, &r->request_line) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    p = r->args.data;
-    end = p + r->args.len;
-    q = dst;
+    return NGX_OK;
+}
 
-    while (p < end) {
-        amp = ngx_strlchr(p, end, '&');
-        if (amp == NULL) {
-            amp = end;
-        }
 
-        if (!(amp - p >= 4 && ngx_strncmp(p, "key=", 4) == 0)
-            && !(amp - p == 3 && ngx_strncmp(p, "key", 3) == 0))
-        {
-            if (q != dst) {
-                *q++ = '&';
-            }
+/* $args without key=: proxy_pass then builds the URI from $uri and it */
 
-            q = ngx_cpymem(q, p, amp - p);
-        }
+static ngx_int_t
+ngx_http_llm_observer_drop_key_args(ngx_http_request_t *r)
+{
+    u_char  *p;
+    size_t   len;
 
-        p = amp + 1;
+    if (r->args.len == 0) {
+        return NGX_OK;
     }
 
-    r->args.data = dst;
-    r->args.len = q - dst;
-    r->valid_unparsed_uri = 0;
+    p = ngx_pnalloc(r->pool, r->args.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = llo_args_drop_key((char *) r->args.data, r->args.len, (char *) p);
+
+    if (len != r->args.len) {
+        r->args.data = p;
+        r->args.len = len;
+        r->valid_unparsed_uri = 0;
+
+        /* nothing left: as if the request had no query ($args logs "-") */
+        if (len == 0) {
+            ngx_str_null(&r->args);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Elements cannot be taken out of an ngx_list_t: the request headers are
+ * copied into a new list without the key headers.  Pointers such as
+ * r->headers_in.host still point to the old elements, which stay as they
+ * were in the request's pool.
+ */
+
+static ngx_int_t
+ngx_http_llm_observer_drop_key_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, n, drop;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    n = 0;
+    drop = 0;
+
+    part = &r->headers_in.headers.part;
+
+    for ( /* void */ ; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            n++;
+            drop += ngx_http_llm_observer_key_header(&h[i])
+                    != NGX_HTTP_LLM_HDR_NONE;
+        }
+    }
+
+    if (drop == 0) {
+        return NGX_OK;
+    }
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool,
+                      n - drop ? n - drop : 1, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &old.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_llm_observer_key_header(&h[i])
+                != NGX_HTTP_LLM_HDR_NONE)
+            {
+                continue;
+            }
+
+            nh = ngx_list_push(&r->headers_in.headers);
+            if (nh == NULL) {
+                return NGX_ERROR;
+            }
+
+            *nh = h[i];
+        }
+    }
+
+    r->headers_in.authorization = NULL;
+
+    return NGX_OK;
+}
+
+
+/* s with its key= values masked, in a copy when there is one to mask */
+
+static ngx_int_t
+ngx_http_llm_observer_mask(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *p;
+
+    if (s->data == NULL || !llo_query_has_key((char *) s->data, s->len)) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, LLO_MASK_MAX(s->len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->len = llo_query_mask_key((char *) s->data, s->len, (char *) p);
+    s->data = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Post-read phase, in a server{} where some location has
+ * llm_observer_auth on: the request line ($request, and every error.log
+ * line about the request) is masked before anything can log it, whatever
+ * location the request ends in: a call refused by client_max_body_size or
+ * limit_req never reaches the access phase.  The request line is never
+ * forwarded, so the upstream gets what it would have got.
+ */
+
+ngx_int_t
+ngx_http_llm_observer_mask_line(ngx_http_request_t *r)
+{
+    ngx_http_llm_observer_srv_conf_t  *lscf;
+
+    lscf = ngx_http_get_module_srv_conf(r, ngx_http_llm_observer_module);
+
+    if (lscf->auth
+        && ngx_http_llm_observer_mask(r, &r->request_line) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * First of the log handlers: a call in a location with llm_observer_auth
+ * on that ended before the access phase (client_max_body_size, limit_req,
+ * return) still has the key in $request_uri and $args; nothing is
+ * forwarded any more, so it is taken out for the access log.
+ */
+
+ngx_int_t
+ngx_http_llm_observer_mask_log(ngx_http_request_t *r)
+{
+    ngx_http_llm_observer_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_observer_module);
+
+    if (lcf->auth) {
+        (void) ngx_http_llm_observer_drop_key_args(r);
+        (void) ngx_http_llm_observer_mask(r, &r->unparsed_uri);
+        (void) ngx_http_llm_observer_mask(r, &r->request_line);
+    }
 
     return NGX_OK;
 }

@@ -51,6 +51,7 @@ static ngx_int_t ngx_http_llm_observer_add_variables(ngx_conf_t *cf);
 static void *ngx_http_llm_observer_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_observer_init_main_conf(ngx_conf_t *cf,
     void *conf);
+static void *ngx_http_llm_observer_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_llm_observer_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_observer_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -221,8 +222,9 @@ static ngx_http_module_t  ngx_http_llm_observer_module_ctx = {
     ngx_http_llm_observer_create_main_conf, /* create main configuration */
     ngx_http_llm_observer_init_main_conf,   /* init main configuration */
 
-    NULL,                                   /* create server configuration */
-    NULL,                                   /* merge server configuration */
+    ngx_http_llm_observer_create_srv_conf,  /* create server configuration */
+    NULL,                                   /* merge server configuration:
+                                               set by the locations' merge */
 
     ngx_http_llm_observer_create_loc_conf,  /* create location configuration */
     ngx_http_llm_observer_merge_loc_conf    /* merge location configuration */
@@ -1976,6 +1978,13 @@ ngx_http_llm_observer_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static void *
+ngx_http_llm_observer_create_srv_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_observer_srv_conf_t));
+}
+
+
+static void *
 ngx_http_llm_observer_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_llm_observer_loc_conf_t  *lcf;
@@ -2003,6 +2012,7 @@ ngx_http_llm_observer_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_llm_observer_loc_conf_t  *prev = parent;
     ngx_http_llm_observer_loc_conf_t  *conf = child;
 
+    ngx_http_llm_observer_srv_conf_t   *lscf;
     ngx_http_llm_observer_main_conf_t  *lmcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -2021,6 +2031,12 @@ ngx_http_llm_observer_merge_loc_conf(ngx_conf_t *cf, void *parent,
         lmcf = ngx_http_conf_get_module_main_conf(cf,
                                                 ngx_http_llm_observer_module);
         lmcf->used = 1;
+        lmcf->auth = 1;
+
+        /* locations are merged with cf->ctx on their server{} */
+        lscf = ngx_http_conf_get_module_srv_conf(cf,
+                                                ngx_http_llm_observer_module);
+        lscf->auth = 1;
     }
 
     return NGX_CONF_OK;
@@ -2622,6 +2638,30 @@ ngx_http_llm_observer_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llm_observer_access_handler;
+
+    if (lmcf->auth) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_llm_observer_mask_line;
+
+        /* log handlers run in the order they were added, the access log's
+         * (a static module) long before ours: this one goes first, so
+         * that no log line can hold a ?key= */
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+        ngx_memmove(&h[1], &h[0], (cmcf->phases[NGX_HTTP_LOG_PHASE]
+                                   .handlers.nelts - 1)
+                                  * sizeof(ngx_http_handler_pt));
+        h[0] = ngx_http_llm_observer_mask_log;
+    }
 
     ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter =

@@ -87,7 +87,16 @@ typedef struct {
                                                one per key */
     llo_keys_t                  keytab;
     ngx_shm_zone_t             *zone;       /* llm_observer_limits */
+    ngx_flag_t                  auth;       /* some llm_observer_auth on */
 } ngx_http_llm_observer_main_conf_t;
+
+
+/* a server{} with llm_observer_auth on in some location: its request
+ * lines are masked from the start (ngx_http_llm_observer_mask_line) */
+
+typedef struct {
+    ngx_flag_t                  auth;
+} ngx_http_llm_observer_srv_conf_t;
 
 
 typedef struct {
@@ -169,6 +178,8 @@ char *ngx_http_llm_observer_limits(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_llm_observer_keys_init(ngx_conf_t *cf,
     ngx_http_llm_observer_main_conf_t *lmcf);
 ngx_int_t ngx_http_llm_observer_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_observer_mask_line(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_observer_mask_log(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_observer_limit_headers(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
 void ngx_http_llm_observer_reconcile(ngx_http_request_t *r,

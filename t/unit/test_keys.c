@@ -5,7 +5,7 @@
  * and budget).
  */
 
-#define _DEFAULT_SOURCE             /* timegm() */
+#define _GNU_SOURCE                 /* timegm(), memmem() */
 
 #include <check.h>
 #include <stdint.h>
@@ -1693,6 +1693,132 @@ START_TEST(test_duration)
 END_TEST
 
 
+/* -- the key in a query ---------------------------------------------------- */
+
+
+static const struct {
+    const char  *in;
+    const char  *out;
+} llo_t_drop[] = {
+    { "", "" },
+    { "key=abc", "" },
+    { "key", "" },
+    { "KEY=abc", "" },
+    { "Key=abc&alt=sse", "alt=sse" },
+    { "alt=sse&key=abc", "alt=sse" },
+    { "a=1&key=abc&b=2", "a=1&b=2" },
+    { "key=1&key=2&kEy=3", "" },
+    { "a=1&&key=x&&b=2", "a=1&b=2" },
+    { "keys=1&akey=2&key_=3", "keys=1&akey=2&key_=3" },
+    { "ke=1&ky=2", "ke=1&ky=2" },
+    { "a=key=1", "a=key=1" },
+    { "&", "" },
+    { NULL, NULL }
+};
+
+
+START_TEST(test_args_drop_key)
+{
+    int     i;
+    char    out[256];
+    size_t  n;
+
+    for (i = 0; llo_t_drop[i].in; i++) {
+        n = llo_args_drop_key(llo_t_drop[i].in, strlen(llo_t_drop[i].in),
+                              out);
+        ck_assert_uint_le(n, strlen(llo_t_drop[i].in));
+        out[n] = '\0';
+        ck_assert_msg(strcmp(out, llo_t_drop[i].out) == 0,
+                      "drop \"%s\": \"%s\", expected \"%s\"",
+                      llo_t_drop[i].in, out, llo_t_drop[i].out);
+    }
+}
+END_TEST
+
+
+static const struct {
+    const char  *in;
+    const char  *out;
+} llo_t_mask[] = {
+    /* URIs */
+    { "/v1beta/models/g:generateContent?key=AIzaSECRET",
+      "/v1beta/models/g:generateContent?key=***" },
+    { "/p?alt=sse&key=s1&x=y", "/p?alt=sse&key=***&x=y" },
+    { "/p?KEY=s1&Key=s2", "/p?KEY=***&Key=***" },
+    { "/p?key=", "/p?key=***" },
+    { "/p?key", "/p?key" },
+    { "/p?key=***", "/p?key=***" },
+    { "/p?keys=s&akey=s", "/p?keys=s&akey=s" },
+    { "/p", "/p" },
+    { "/key=s", "/key=s" },
+    { "/p?a=1&&key=s&", "/p?a=1&&key=***&" },
+    { "/p?x=?key=s", "/p?x=?key=s" },
+    /* request lines: the protocol stays */
+    { "POST /p?key=s HTTP/1.1", "POST /p?key=*** HTTP/1.1" },
+    { "GET /p?a=b&key=s HTTP/2.0", "GET /p?a=b&key=*** HTTP/2.0" },
+    { "GET /p?key=s", "GET /p?key=***" },
+    { "GET /p HTTP/1.1", "GET /p HTTP/1.1" },
+    { "GET /p?key=s%20t HTTP/1.0", "GET /p?key=*** HTTP/1.0" },
+    { NULL, NULL }
+};
+
+
+START_TEST(test_query_mask_key)
+{
+    int     i;
+    char    out[256], again[256];
+    size_t  n, m, len;
+
+    for (i = 0; llo_t_mask[i].in; i++) {
+        len = strlen(llo_t_mask[i].in);
+        n = llo_query_mask_key(llo_t_mask[i].in, len, out);
+        ck_assert_uint_le(n, LLO_MASK_MAX(len));
+        out[n] = '\0';
+        ck_assert_msg(strcmp(out, llo_t_mask[i].out) == 0,
+                      "mask \"%s\": \"%s\", expected \"%s\"",
+                      llo_t_mask[i].in, out, llo_t_mask[i].out);
+
+        /* llo_query_has_key() says whether masking changes anything,
+         * and masking twice is masking once */
+        ck_assert_int_eq(llo_query_has_key(llo_t_mask[i].in, len),
+                         strcmp(llo_t_mask[i].in, llo_t_mask[i].out) != 0);
+        ck_assert_int_eq(llo_query_has_key(out, n), 0);
+        m = llo_query_mask_key(out, n, again);
+        ck_assert_uint_eq(m, n);
+        ck_assert_int_eq(memcmp(again, out, n), 0);
+    }
+}
+END_TEST
+
+
+/* the worst growth: many one-byte keys; never past LLO_MASK_MAX */
+
+START_TEST(test_query_mask_bound)
+{
+    char    in[4096], *out;
+    size_t  n, len;
+
+    len = 0;
+    in[len++] = '?';
+
+    while (len + 6 < sizeof(in)) {
+        memcpy(in + len, "key=s&", 6);
+        len += 6;
+    }
+
+    out = malloc(LLO_MASK_MAX(len));
+    ck_assert_ptr_nonnull(out);
+
+    n = llo_query_mask_key(in, len, out);
+    ck_assert_uint_le(n, LLO_MASK_MAX(len));
+    ck_assert_uint_eq(n, len + 2 * ((len - 1) / 6));
+    ck_assert_ptr_null(memmem(out, n, "key=s", 5));
+
+    free(out);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -1713,6 +1839,12 @@ main(void)
     tcase_add_test(tc, test_model_ok);
     tcase_add_test(tc, test_expired);
     tcase_add_test(tc, test_describe);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("query");
+    tcase_add_test(tc, test_args_drop_key);
+    tcase_add_test(tc, test_query_mask_key);
+    tcase_add_test(tc, test_query_mask_bound);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lookup");
