@@ -439,6 +439,7 @@ struct llo_req_parser_s {
     llo_piece_t        *pieces;
     size_t              npieces;
     size_t              pcap;
+    uint64_t            dropped;        /* bytes of the pieces not kept */
 };
 
 
@@ -1271,8 +1272,10 @@ static const llo_path_map_t  *llo_req_maps[] = {
 
 /*
  * Keep a string for llo_req_estimate(), whole.  Once the pieces would
- * pass LLO_COUNT_MAX bytes no more are kept: the estimate is then short
- * by what was dropped, and count_trunc says so.
+ * pass LLO_COUNT_MAX bytes no more are kept, only their length: the
+ * estimate counts each byte not kept as a token (a BPE token covers at
+ * least one byte), so it stays an upper bound that a token limit can
+ * reserve, and count_trunc says so.
  */
 
 static void
@@ -1282,14 +1285,16 @@ llo_req_piece(llo_req_parser_t *p, const void *s, size_t len)
     llo_piece_t  *pc;
 
     /* an empty string has no tokens */
-    if (len == 0 || p->res.count_trunc || p->no_count) {
+    if (len == 0 || p->no_count) {
         return;
     }
 
-    if (len > LLO_COUNT_MAX - p->clen
+    if (p->res.count_trunc
+        || len > LLO_COUNT_MAX - p->clen
         || llo_grow(&p->cbuf, &p->ccap, p->clen + len) != 0)
     {
         p->res.count_trunc = 1;
+        p->dropped += len;
         return;
     }
 
@@ -1299,6 +1304,7 @@ llo_req_piece(llo_req_parser_t *p, const void *s, size_t len)
 
         if (pc == NULL) {
             p->res.count_trunc = 1;
+            p->dropped += len;
             return;
         }
 
@@ -1573,12 +1579,13 @@ llo_req_estimate(llo_req_parser_t *p, llo_count_pt count, void *data)
     int64_t  n;
 
     if (!p->parsed || p->no_count
-        || (p->npieces == 0 && p->framing == 0 && p->ids == 0))
+        || (p->npieces == 0 && p->framing == 0 && p->ids == 0
+            && p->dropped == 0))
     {
         return -1;
     }
 
-    n = p->framing + p->ids + (p->framed ? 3 : 0);
+    n = p->framing + p->ids + (p->framed ? 3 : 0) + (int64_t) p->dropped;
 
     for (i = 0; i < p->npieces; i++) {
         n += (int64_t) count(data, p->cbuf + p->pieces[i].off,

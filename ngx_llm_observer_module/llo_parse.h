@@ -108,7 +108,8 @@ typedef struct {
     uint32_t            messages;       /* chat messages / input items /
                                            Gemini contents */
     unsigned            stream_options:1;   /* top-level key present */
-    unsigned            count_trunc:1;  /* pieces beyond LLO_COUNT_MAX */
+    unsigned            count_trunc:1;  /* pieces beyond LLO_COUNT_MAX:
+                                           the estimate is a bound */
     char                error[LLO_ERR_LEN];
 } llo_req_t;
 
@@ -163,7 +164,9 @@ void llo_req_destroy(llo_req_parser_t *p);
 /*
  * The prompt's tokens, after llo_req_finish(): each kept piece counted
  * by count, plus the API's documented framing (OpenAI chat: tiktoken's
- * 3 per message, 1 per name, 3 to prime the reply).  -1 when the body
+ * 3 per message, 1 per name, 3 to prime the reply).  Past LLO_COUNT_MAX
+ * (count_trunc) each byte of the pieces not kept counts as one token, so
+ * the estimate is then an upper bound, never short.  -1 when the body
  * did not parse or holds nothing to count.
  */
 int64_t llo_req_estimate(llo_req_parser_t *p, llo_count_pt count,

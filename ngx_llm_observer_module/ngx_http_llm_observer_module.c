@@ -261,7 +261,8 @@ enum {
     NGX_HTTP_LLM_VAR_TOKEN_SOURCE,
     NGX_HTTP_LLM_VAR_COST,
     NGX_HTTP_LLM_VAR_KEY_NAME,
-    NGX_HTTP_LLM_VAR_KEY_TEAM
+    NGX_HTTP_LLM_VAR_KEY_TEAM,
+    NGX_HTTP_LLM_VAR_COUNT_TRUNC
 };
 
 
@@ -310,6 +311,10 @@ static ngx_http_variable_t  ngx_http_llm_observer_vars[] = {
 
     { ngx_string("llm_key_team"), NULL, ngx_http_llm_observer_variable,
       NGX_HTTP_LLM_VAR_KEY_TEAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_count_truncated"), NULL,
+      ngx_http_llm_observer_variable,
+      NGX_HTTP_LLM_VAR_COUNT_TRUNC, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -1573,7 +1578,10 @@ ngx_http_llm_observer_counts(ngx_http_request_t *r,
     c->prompt = rs ? rs->prompt_tokens : -1;
     c->completion = rs ? rs->completion_tokens : -1;
     c->total = rs ? rs->total_tokens : -1;
-    c->trunc = 0;
+
+    /* a prompt past what is kept for counting: its estimate (reserved by
+     * the limits, in the record) is an upper bound, whatever else */
+    c->trunc = rq && rq->count_trunc && ctx->prompt_estimate >= 0;
 
     if (rs && rs->usage) {
         ngx_str_set(&c->source, "provider");
@@ -1594,7 +1602,6 @@ ngx_http_llm_observer_counts(ngx_http_request_t *r,
 
     if (c->prompt < 0 && ctx->prompt_estimate >= 0) {
         c->prompt = ctx->prompt_estimate;
-        c->trunc = rq && rq->count_trunc;
         local = 1;
     }
 
@@ -1753,6 +1760,11 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
     case NGX_HTTP_LLM_VAR_TOKEN_SOURCE:
         ngx_http_llm_observer_counts(r->main, ctx, &c);
         str = c.source;
+        break;
+
+    case NGX_HTTP_LLM_VAR_COUNT_TRUNC:
+        ngx_http_llm_observer_counts(r->main, ctx, &c);
+        n = c.trunc;
         break;
 
     case NGX_HTTP_LLM_VAR_COST:

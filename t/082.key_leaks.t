@@ -15,6 +15,10 @@
 #   quote the request (an upstream that refuses connections, a body over
 #   client_max_body_size), the ring and PostgreSQL;
 # - a location without llm_observer_auth forwards what it was sent.
+#
+# And no prompt slips past a token limit: one over the 16 MiB counting cap
+# is reserved at an upper bound (a token per byte not counted) and flagged
+# (count_truncated, $llm_count_truncated).
 
 use strict;
 use warnings;
@@ -51,6 +55,8 @@ sub keygen {
 
 my (%K, %L);
 ($K{$_}, $L{$_}) = keygen($_) for qw(alice bob);
+($K{big}, $L{big}) = keygen('big', 'tpm=1000000');
+($K{roomy}, $L{roomy}) = keygen('roomy', 'tpm=40000000');
 
 open my $kf, '>', "$dir/keys.conf" or die $!;
 print $kf "$L{$_}\n" for sort keys %L;
@@ -122,10 +128,12 @@ my $ng = nginx_start(dir => $dir, workers => 2, http => <<"EOF");
     include $dir/keys.conf;
 
     log_format leaks '\$request|\$request_uri|\$args|\$arg_key|\$uri';
+    log_format counts '\$llm_request_id|\$llm_count_truncated|\$llm_prompt_tokens_estimate|\$status';
 
     # the default format (combined), and one with every request variable
     access_log $dir/combined.log;
     access_log $dir/leaks.log leaks;
+    access_log $dir/counts.log counts;
 
     server {
         listen 127.0.0.1:$with;
@@ -379,6 +387,58 @@ for my $c ([ 'x-goog-api-key', [ '-H', "x-goog-api-key: $K{alice}" ], '' ],
     no_key_in('leaks.log ($request, $request_uri, $args, $arg_key)', $leaks,
               @ALL_KEYS);
     no_key_in('combined access log', $combined, @ALL_KEYS);
+}
+
+# ------------------------------------------------------------ a prompt past the cap
+
+my $BIG = 17 * 1024 * 1024;
+my $big_body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"'
+    . ('a' x $BIG) . '"}]}';
+
+{
+    my $n = scalar upstream_log($up);
+    my $r = call(port => $with, prov => 'openai', body => $big_body,
+                 h => [ [ 'Authorization', "Bearer $K{big}" ] ]);
+    is($r->{status}, 429, 'a 17 MiB prompt, tpm=1000000: 429');
+    my $j = eval { json_decode($r->{body}) } // {};
+    like($j->{error}{message} // '',
+         qr/^Request too large for tokens per minute \(tpm\) of key "big": Limit 1000000, Requested (\d+)\./,
+         '17 MiB prompt: "Request too large"');
+    my ($req) = ($j->{error}{message} // '') =~ /Requested (\d+)/;
+    cmp_ok($req // 0, '>=', $BIG, '17 MiB prompt: reserved at least its bytes');
+    is(scalar upstream_log($up), $n, '17 MiB prompt: nothing upstream');
+
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    is($w->{refused}, 'tpm', '17 MiB prompt: row refused=tpm');
+    is($w->{count_truncated}, 1, '17 MiB prompt: row count_truncated');
+    cmp_ok($w->{prompt_tokens_estimate} // 0, '>=', $BIG,
+           '17 MiB prompt: row prompt_tokens_estimate is the bound');
+
+    my $line = log_line("$dir/counts.log", qr/^\Q$r->{headers}{'x-llm-id'}\E\|/);
+    like($line // '', qr/^\S+\|1\|(\d+)\|429$/,
+         '17 MiB prompt: $llm_count_truncated 1');
+    my ($v) = ($line // '') =~ /\|1\|(\d+)\|/;
+    cmp_ok($v // 0, '>=', $BIG, '17 MiB prompt: $llm_prompt_tokens_estimate');
+
+    # a key with room for it: admitted, the bound reserved
+    $r = call(port => $with, prov => 'openai', body => $big_body,
+              h => [ [ 'Authorization', "Bearer $K{roomy}" ] ]);
+    is($r->{status}, 200, '17 MiB prompt, tpm=40000000: 200');
+    cmp_ok($r->{headers}{'x-ratelimit-remaining-tokens'} // 1e9, '<=',
+           40000000 - $BIG, '17 MiB prompt: the reservation holds the bound');
+    $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    is($w->{count_truncated}, 1, '17 MiB prompt, admitted: row count_truncated');
+
+    # a small prompt of the same key: exact, not flagged
+    $r = call(port => $with, prov => 'openai',
+              h => [ [ 'Authorization', "Bearer $K{big}" ] ]);
+    is($r->{status}, 200, 'a small prompt, tpm=1000000: 200');
+    $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    is($w->{count_truncated}, 0, 'a small prompt: count_truncated false');
+    is($w->{prompt_tokens_estimate},
+       chat_prompt_tokens('o200k_base', [ [ 'user', 'Hi' ] ]),
+       'a small prompt: the exact estimate');
+    push @IDS, $r->{headers}{'x-llm-id'};
 }
 
 # ------------------------------------------------------------ ring, database, files

@@ -4259,6 +4259,33 @@ START_TEST(test_request_estimate)
 END_TEST
 
 
+/*
+ * A chat body: the messages of head, then a user message of big 'a's,
+ * then a user message "hello world"; malloc'ed, its length in *len.
+ */
+
+static char *
+llo_t_big_chat(const char *head, size_t big, size_t *len)
+{
+    char    *body;
+    size_t   n;
+
+    body = malloc(big + strlen(head) + 256);
+    ck_assert_ptr_nonnull(body);
+
+    n = sprintf(body, "{\"messages\":[%s{\"role\":\"user\","
+                "\"content\":\"", head);
+    memset(body + n, 'a', big);
+    n += big;
+    n += sprintf(body + n, "\"},{\"role\":\"user\",\"content\":"
+                 "\"hello world\"}]}");
+
+    *len = n;
+
+    return body;
+}
+
+
 /* pieces beyond LLO_COUNT_MAX bytes are not kept, and that is said */
 
 START_TEST(test_request_count_trunc)
@@ -4276,15 +4303,7 @@ START_TEST(test_request_count_trunc)
          * and "hello world" fits only when k == 1 */
         big = LLO_COUNT_MAX - 8 - (k ? 11 : 10);
 
-        body = malloc(big + 256);
-        ck_assert_ptr_nonnull(body);
-
-        len = sprintf(body, "{\"messages\":[{\"role\":\"user\","
-                      "\"content\":\"");
-        memset(body + len, 'a', big);
-        len += big;
-        len += sprintf(body + len, "\"},{\"role\":\"user\",\"content\":"
-                       "\"hello world\"}]}");
+        body = llo_t_big_chat("", big, &len);
 
         p = llo_req_create(LLO_API_CHAT, 1024);
         ck_assert_ptr_nonnull(p);
@@ -4298,12 +4317,64 @@ START_TEST(test_request_count_trunc)
         ck_assert_uint_eq(r->count_trunc, k == 0);
         ck_assert_uint_eq(r->messages, 2);
         ck_assert_uint_eq(r->text.truncated, 1);
-        ck_assert_int_eq(e, (int64_t) (3 + 4 + big + 3 + 4 + (k ? 11 : 0)
-                                       + 3));
+        /* a dropped piece counts a token per byte: the same as the
+         * byte counter, whether "hello world" was kept or not */
+        ck_assert_int_eq(e, (int64_t) (3 + 4 + big + 3 + 4 + 11 + 3));
 
         llo_req_destroy(p);
         free(body);
     }
+}
+END_TEST
+
+
+/* a token per 4 bytes, rounded up: fewer tokens than bytes, as BPE */
+
+static uint64_t
+llo_t_count_quarter(void *data, const uint8_t *s, size_t len)
+{
+    return (len + 3) / 4;
+}
+
+
+/*
+ * A prompt past LLO_COUNT_MAX: the pieces kept are counted, each byte of
+ * the others is a token, so the estimate bounds the real count from
+ * above (a limit reserving it cannot be passed by a huge prompt).
+ */
+
+START_TEST(test_request_count_bound)
+{
+    char      *body;
+    size_t     big, len;
+    int64_t    e;
+    llo_req_t *r;
+    llo_req_parser_t  *p;
+
+    big = LLO_COUNT_MAX + 1;
+
+    body = llo_t_big_chat("{\"role\":\"system\",\"content\":\"be brief\"},",
+                          big, &len);
+
+    p = llo_req_create(LLO_API_CHAT, 1024);
+    ck_assert_ptr_nonnull(p);
+    llo_req_feed(p, (const uint8_t *) body, len);
+    llo_req_finish(p);
+
+    r = llo_req_result(p);
+    e = llo_req_estimate(p, llo_t_count_quarter, NULL);
+
+    ck_assert_str_eq(r->error, "");
+    ck_assert_uint_eq(r->count_trunc, 1);
+
+    /* kept: "system" 2, "be brief" 2, "user" 1; dropped: the big piece,
+     * then "user" and "hello world" (nothing is kept after the cap) */
+    ck_assert_int_eq(e, (int64_t) (3 + 2 + 2 + 3 + 1 + big + 3 + 4 + 11
+                                   + 3));
+    ck_assert_int_gt(e, (int64_t) big);
+
+    llo_req_destroy(p);
+    free(body);
 }
 END_TEST
 
@@ -4705,6 +4776,7 @@ llo_t_suite(void)
     tcase_add_test(tc, test_request_apis);
     tcase_add_test(tc, test_request_estimate);
     tcase_add_test(tc, test_request_count_trunc);
+    tcase_add_test(tc, test_request_count_bound);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("apis");

@@ -1,0 +1,16 @@
+-- llm-observer: count_truncated also bounds the prompt estimate (issue 8).
+--
+-- Applied by "llm-evaluator migrate" inside a transaction together with its
+-- row in llm_schema_migrations: no BEGIN/COMMIT here.
+--
+-- count_truncated now also says that prompt_tokens_estimate is an upper
+-- bound: past the 16 MiB of prompt text the module keeps for counting,
+-- each byte not counted counts as one token (a BPE token covers at least
+-- one byte), so a tokens-per-minute limit reserving it cannot be passed
+-- by a huge prompt.  The flag is set whatever the counts' source.
+
+COMMENT ON COLUMN llm_requests.count_truncated IS
+    'A local token count covers only part of the text: a prompt past the '
+    '16 MiB kept for counting (prompt_tokens_estimate is then an upper '
+    'bound, one token per byte not counted), or a completion counted from '
+    'text cut at llm_observer_max_text (a lower bound)';
