@@ -7,6 +7,10 @@
 #   - a ~1 KB chat completion (JSON)
 #   - a 200-event chat.completion.chunk SSE stream (~63 KB)
 # Rounds alternate off/on; the median of each is reported with the ratio.
+# Also the worker's CPU per call: utime + stime from /proc before and after
+# each round over the requests wrk completed (it includes the canned
+# upstream, served by the same worker), far steadier than req/s on a
+# machine whose 2 cores wrk shares.
 # Also prints the ring append and parser micro-benchmarks.
 #
 #   bash bench/run.sh [seconds per round] [rounds]
@@ -107,9 +111,24 @@ curl -sf -X POST -H "Authorization: Bearer llo-bench-key" \
 curl -sf -X POST "http://127.0.0.1:$port/on/stream/v1/chat/completions" \
     -o /dev/null
 
+worker=$(pgrep -P "$nginx_pid" | head -1)
+hz=$(getconf CLK_TCK)
+
+# the worker's utime + stime, in clock ticks
+ticks() {
+    awk '{ print $14 + $15 }' "/proc/$worker/stat"
+}
+
+# one round: "req/s cpu-us-per-call"
 rps() {
-    wrk -t1 -c"$conns" -d"${secs}s" -s "$repo/bench/post.lua" "$1" \
-        | awk '/Requests\/sec/ { print $2 }'
+    local t0 t1 out
+    t0=$(ticks)
+    out=$(wrk -t1 -c"$conns" -d"${secs}s" -s "$repo/bench/post.lua" "$1")
+    t1=$(ticks)
+    awk -v t="$((t1 - t0))" -v hz="$hz" '
+        / requests in / { n = $1 }
+        /Requests\/sec/ { r = $2 }
+        END { printf "%s %.1f\n", r, t * 1000000 / hz / n }' <<< "$out"
 }
 
 median() {
@@ -132,14 +151,21 @@ for kind in json sse; do
         rps "http://127.0.0.1:$port/keys$path" >> "$dir/keys.$kind"
     done
 
-    off=$(median < "$dir/off.$kind")
-    on=$(median < "$dir/on.$kind")
-    keys=$(median < "$dir/keys.$kind")
-    printf '%-5s off %9.1f   on %9.1f (%.3f)   keys %9.1f (%.3f) req/s   ' \
-        "$kind" "$off" "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')" \
-        "$keys" "$(awk -v a="$keys" -v b="$off" 'BEGIN { print a / b }')"
-    echo "(off: $(tr '\n' ' ' < "$dir/off.$kind")on: $(tr '\n' ' ' \
-        < "$dir/on.$kind")keys: $(tr '\n' ' ' < "$dir/keys.$kind"))"
+    for col in 1 2; do
+        off=$(cut -d' ' -f$col "$dir/off.$kind" | median)
+        on=$(cut -d' ' -f$col "$dir/on.$kind" | median)
+        keys=$(cut -d' ' -f$col "$dir/keys.$kind" | median)
+        unit="req/s"
+        [ "$col" = 2 ] && unit="cpu us/call"
+        printf '%-5s off %9.1f   on %9.1f (%.3f)   keys %9.1f (%.3f) %s   ' \
+            "$kind" "$off" \
+            "$on" "$(awk -v a="$on" -v b="$off" 'BEGIN { print a / b }')" \
+            "$keys" "$(awk -v a="$keys" -v b="$off" 'BEGIN { print a / b }')" \
+            "$unit"
+        echo "(off: $(cut -d' ' -f$col "$dir/off.$kind" | tr '\n' ' ')on:" \
+             "$(cut -d' ' -f$col "$dir/on.$kind" | tr '\n' ' ')keys:" \
+             "$(cut -d' ' -f$col "$dir/keys.$kind" | tr '\n' ' '))"
+    done
 done
 
 "$repo/build/llm-evaluator" -o ring_path="$ring" ring-stat \
