@@ -113,7 +113,8 @@ $(BUILD)/llm-evaluator: $(EVAL_SRC) $(EVAL_HDR) $(SHARED_SRC) $(SHARED_HDR)
 
 $(BUILD)/unit/%: t/unit/%.c $(SHARED_SRC) $(SHARED_HDR)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -It/unit -o $@ $< $(SHARED_SRC) \
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -It/unit \
+	    -DLLO_T_SQL_DIR='"$(REPO)/sql"' -o $@ $< $(SHARED_SRC) \
 	    $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)

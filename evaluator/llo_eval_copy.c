@@ -16,80 +16,6 @@
 #define LLO_TS_US_MAX  253402300800000000LL
 
 
-typedef enum {
-    LLO_COL_UUID = 0,
-    LLO_COL_TS,
-    LLO_COL_TEXT,
-    LLO_COL_INT,            /* int4: NULL when absent or out of range */
-    LLO_COL_BIGINT,
-    LLO_COL_BOOL,
-    LLO_COL_MS,             /* microseconds in, milliseconds out */
-    LLO_COL_NANO,           /* nano-USD in, USD out (numeric, 9 places) */
-    LLO_COL_INET,           /* NULL unless an IPv4 or IPv6 address */
-    LLO_COL_FLAG            /* a bit of LLO_N_FLAGS, never NULL */
-} llo_col_type_e;
-
-
-typedef struct {
-    const char         *name;
-    llo_col_type_e      type;
-    int                 field;
-    int64_t             flag;
-} llo_col_t;
-
-
-/* the order here is the COPY column order; sql/ defines the table */
-
-static const llo_col_t  llo_cols[] = {
-    { "id",                 LLO_COL_UUID,   0, 0 },
-    { "ts",                 LLO_COL_TS,     LLO_N_TS_US, 0 },
-    { "request_id",         LLO_COL_TEXT,   LLO_S_REQUEST_ID, 0 },
-    { "provider",           LLO_COL_TEXT,   LLO_S_PROVIDER, 0 },
-    { "api",                LLO_COL_TEXT,   LLO_S_API, 0 },
-    { "endpoint",           LLO_COL_TEXT,   LLO_S_ENDPOINT, 0 },
-    { "host",               LLO_COL_TEXT,   LLO_S_HOST, 0 },
-    { "request_model",      LLO_COL_TEXT,   LLO_S_REQUEST_MODEL, 0 },
-    { "response_model",     LLO_COL_TEXT,   LLO_S_RESPONSE_MODEL, 0 },
-    { "response_id",        LLO_COL_TEXT,   LLO_S_RESPONSE_ID, 0 },
-    { "stream",             LLO_COL_BOOL,   LLO_N_STREAM, 0 },
-    { "status",             LLO_COL_INT,    LLO_N_STATUS, 0 },
-    { "upstream_status",    LLO_COL_INT,    LLO_N_UPSTREAM_STATUS, 0 },
-    { "finish_reason",      LLO_COL_TEXT,   LLO_S_FINISH_REASON, 0 },
-    { "prompt_tokens",      LLO_COL_INT,    LLO_N_PROMPT_TOKENS, 0 },
-    { "completion_tokens",  LLO_COL_INT,    LLO_N_COMPLETION_TOKENS, 0 },
-    { "total_tokens",       LLO_COL_INT,    LLO_N_TOTAL_TOKENS, 0 },
-    { "cached_tokens",      LLO_COL_INT,    LLO_N_CACHED_TOKENS, 0 },
-    { "reasoning_tokens",   LLO_COL_INT,    LLO_N_REASONING_TOKENS, 0 },
-    { "cache_creation_tokens", LLO_COL_INT, LLO_N_CACHE_CREATION_TOKENS, 0 },
-    { "prompt_tokens_estimate", LLO_COL_INT, LLO_N_PROMPT_ESTIMATE, 0 },
-    { "tokenizer",          LLO_COL_TEXT,   LLO_S_ENCODING, 0 },
-    { "cost_usd",           LLO_COL_NANO,   LLO_N_COST_NANO, 0 },
-    { "key_name",           LLO_COL_TEXT,   LLO_S_KEY_NAME, 0 },
-    { "key_team",           LLO_COL_TEXT,   LLO_S_KEY_TEAM, 0 },
-    { "refused",            LLO_COL_TEXT,   LLO_S_REFUSED, 0 },
-    { "max_tokens",         LLO_COL_INT,    LLO_N_MAX_TOKENS, 0 },
-    { "token_source",       LLO_COL_TEXT,   LLO_S_TOKEN_SOURCE, 0 },
-    { "latency_ms",         LLO_COL_MS,     LLO_N_LATENCY_US, 0 },
-    { "ttft_ms",            LLO_COL_MS,     LLO_N_TTFT_US, 0 },
-    { "bytes_in",           LLO_COL_BIGINT, LLO_N_BYTES_IN, 0 },
-    { "bytes_out",          LLO_COL_BIGINT, LLO_N_BYTES_OUT, 0 },
-    { "client_addr",        LLO_COL_INET,   LLO_S_CLIENT_ADDR, 0 },
-    { "prompt_text",        LLO_COL_TEXT,   LLO_S_PROMPT_TEXT, 0 },
-    { "response_text",      LLO_COL_TEXT,   LLO_S_RESPONSE_TEXT, 0 },
-    { "prompt_truncated",   LLO_COL_FLAG,   0, LLO_FLAG_PROMPT_TRUNC },
-    { "response_truncated", LLO_COL_FLAG,   0, LLO_FLAG_RESP_TRUNC },
-    { "client_aborted",     LLO_COL_FLAG,   0, LLO_FLAG_CLIENT_ABORT },
-    { "incomplete",         LLO_COL_FLAG,   0, LLO_FLAG_INCOMPLETE },
-    { "usage_added",        LLO_COL_FLAG,   0, LLO_FLAG_USAGE_ADDED },
-    { "count_truncated",    LLO_COL_FLAG,   0, LLO_FLAG_COUNT_TRUNC },
-    { "cut",                LLO_COL_FLAG,   0, LLO_FLAG_CUT },
-    { "parse_error",        LLO_COL_TEXT,   LLO_S_PARSE_ERROR, 0 },
-    { "error_type",         LLO_COL_TEXT,   LLO_S_ERROR_TYPE, 0 },
-    { "error_message",      LLO_COL_TEXT,   LLO_S_ERROR_MESSAGE, 0 },
-    { NULL, 0, 0, 0 }
-};
-
-
 static char  llo_copy_column_list[1024];
 
 
@@ -222,8 +148,8 @@ llo_copy_text(llo_buf_t *b, const char *s, size_t len)
 const char *
 llo_copy_columns(void)
 {
-    size_t            len;
-    const llo_col_t  *col;
+    size_t                len;
+    const llo_column_t   *col;
 
     if (llo_copy_column_list[0] != '\0') {
         return llo_copy_column_list;
@@ -231,10 +157,12 @@ llo_copy_columns(void)
 
     len = 0;
 
-    for (col = llo_cols; col->name; col++) {
-        len += snprintf(llo_copy_column_list + len,
-                        sizeof(llo_copy_column_list) - len, "%s%s",
-                        col == llo_cols ? "" : ", ", col->name);
+    for (col = llo_columns; col->name; col++) {
+        if (col->type != LLO_COL_NONE) {
+            len += snprintf(llo_copy_column_list + len,
+                            sizeof(llo_copy_column_list) - len, "%s%s",
+                            len ? ", " : "", col->name);
+        }
     }
 
     return llo_copy_column_list;
@@ -245,14 +173,14 @@ int
 llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
     uint64_t seq, int *month, char *err, size_t errlen)
 {
-    int               n;
-    char              tmp[64];
-    time_t            sec;
-    int64_t           v;
-    struct tm         tm;
-    unsigned char     addr[16];
-    const llo_col_t  *col;
-    const llo_str_t  *s;
+    int                   n, first;
+    char                  tmp[64];
+    time_t                sec;
+    int64_t               v;
+    struct tm             tm;
+    unsigned char         addr[16];
+    const llo_str_t      *s;
+    const llo_column_t   *col;
 
     if (!llo_rec_has_num(rec, LLO_N_TS_US)) {
         snprintf(err, errlen, "no ts");
@@ -275,13 +203,24 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
 
     *month = (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
 
-    for (col = llo_cols; col->name; col++) {
+    first = 1;
 
-        if (col != llo_cols) {
+    for (col = llo_columns; col->name; col++) {
+
+        if (col->type == LLO_COL_NONE) {
+            continue;
+        }
+
+        if (!first) {
             llo_buf_add(b, "\t", 1);
         }
 
+        first = 0;
+
         switch (col->type) {
+
+        case LLO_COL_NONE:
+            continue;
 
         case LLO_COL_UUID:
             /* the same text as nginx's $llm_request_id */

@@ -11,21 +11,31 @@
 #define LLO_FIELD_HDR  5
 
 
+#define LLO_FIELD_NAME(id, column, type)     column,
+
 static const char  *llo_num_names[LLO_NUM_MAX] = {
-    "kind", "ts", "stream", "status", "prompt_tokens", "completion_tokens",
-    "total_tokens", "cached_tokens", "reasoning_tokens", "latency",
-    "ttft", "bytes_in", "bytes_out", "flags", "max_tokens",
-    "upstream_status", "prompt_tokens_estimate", "cache_creation_tokens", "cost"
+    LLO_NUM_FIELDS(LLO_FIELD_NAME)
 };
 
 static const char  *llo_str_names[LLO_STR_MAX] = {
-    "request_id", "provider", "endpoint", "request_model", "response_model",
-    "finish_reason", "token_source", "client_addr", "prompt_text",
-    "response_text", "parse_error", "host", "error_type", "error_message",
-    "response_id", "api", "tokenizer", "key_name", "key_team", "refused",
-    "key_set"
+    LLO_STR_FIELDS(LLO_FIELD_NAME)
 };
 
+
+#define LLO_FIELD_NUM_COL(id, column, type)                                 \
+    { column, LLO_COL_##type, LLO_N_##id, 0 },
+#define LLO_FIELD_STR_COL(id, column, type)                                 \
+    { column, LLO_COL_##type, LLO_S_##id, 0 },
+#define LLO_FIELD_FLAG_COL(id, bit, column, type)                           \
+    { column, LLO_COL_##type, LLO_N_FLAGS, bit },
+
+const llo_column_t  llo_columns[] = {
+    { "id", LLO_COL_UUID, 0, 0 },
+    LLO_NUM_FIELDS(LLO_FIELD_NUM_COL)
+    LLO_STR_FIELDS(LLO_FIELD_STR_COL)
+    LLO_FLAG_FIELDS(LLO_FIELD_FLAG_COL)
+    { NULL, LLO_COL_NONE, 0, 0 }
+};
 
 void
 llo_rec_str(llo_rec_t *rec, int id, const void *data, size_t len)

@@ -21,54 +21,117 @@
 #include <stdint.h>
 
 
+/*
+ * The fields, once (as nginx's ngx_http_log_vars[]): the enum, the names
+ * the decoder gives, the evaluator's COPY columns and the unit test that
+ * holds them against sql/ are all made from these lists.
+ *
+ *   X(id, column, column type)
+ *
+ * id names LLO_N_<id> or LLO_S_<id>; column is the llm_requests column
+ * (and the field's name); the column type says how the evaluator writes
+ * the value (LLO_COL_<type>), NONE for a field that is no column.  Add a
+ * field at the end of its list: the ids are on the wire.
+ */
+
+#define LLO_NUM_FIELDS(X)                                                    \
+    X(KIND,                  "kind",                    NONE)                \
+    X(TS_US,                 "ts",                      TS)                  \
+    X(STREAM,                "stream",                  BOOL)                \
+    X(STATUS,                "status",                  INT)                 \
+    X(PROMPT_TOKENS,         "prompt_tokens",           INT)                 \
+    X(COMPLETION_TOKENS,     "completion_tokens",       INT)                 \
+    X(TOTAL_TOKENS,          "total_tokens",            INT)                 \
+    X(CACHED_TOKENS,         "cached_tokens",           INT)                 \
+    X(REASONING_TOKENS,      "reasoning_tokens",        INT)                 \
+    X(LATENCY_US,            "latency_ms",              MS)                  \
+    X(TTFT_US,               "ttft_ms",                 MS)                  \
+    X(BYTES_IN,              "bytes_in",                BIGINT)              \
+    X(BYTES_OUT,             "bytes_out",               BIGINT)              \
+    X(FLAGS,                 "flags",                   NONE)                \
+    X(MAX_TOKENS,            "max_tokens",              INT)                 \
+    X(UPSTREAM_STATUS,       "upstream_status",         INT)                 \
+    X(PROMPT_ESTIMATE,       "prompt_tokens_estimate",  INT)                 \
+    X(CACHE_CREATION_TOKENS, "cache_creation_tokens",   INT)                 \
+    X(COST_NANO,             "cost_usd",                NANO)
+
+/*
+ * KIND: LLO_KIND_*; TS_US: the request's start, unix time, microseconds;
+ * FLAGS: LLO_FLAG_*; PROMPT_ESTIMATE: the prompt's tokens counted before
+ * forwarding; COST_NANO: the call's cost in nano-USD.
+ */
+
+#define LLO_STR_FIELDS(X)                                                    \
+    X(REQUEST_ID,            "request_id",              TEXT)                \
+    X(PROVIDER,              "provider",                TEXT)                \
+    X(ENDPOINT,              "endpoint",                TEXT)                \
+    X(REQUEST_MODEL,         "request_model",           TEXT)                \
+    X(RESPONSE_MODEL,        "response_model",          TEXT)                \
+    X(FINISH_REASON,         "finish_reason",           TEXT)                \
+    X(TOKEN_SOURCE,          "token_source",            TEXT)                \
+    X(CLIENT_ADDR,           "client_addr",             INET)                \
+    X(PROMPT_TEXT,           "prompt_text",             TEXT)                \
+    X(RESPONSE_TEXT,         "response_text",           TEXT)                \
+    X(PARSE_ERROR,           "parse_error",             TEXT)                \
+    X(HOST,                  "host",                    TEXT)                \
+    X(ERROR_TYPE,            "error_type",              TEXT)                \
+    X(ERROR_MESSAGE,         "error_message",           TEXT)                \
+    X(RESPONSE_ID,           "response_id",             TEXT)                \
+    X(API,                   "api",                     TEXT)                \
+    X(ENCODING,              "tokenizer",               TEXT)                \
+    X(KEY_NAME,              "key_name",                TEXT)                \
+    X(KEY_TEAM,              "key_team",                TEXT)                \
+    X(REFUSED,               "refused",                 TEXT)                \
+    X(KEY_SET,               "key_set",                 NONE)
+
+/*
+ * API: chat, responses, messages, ...; ENCODING: the tokenizer's
+ * encoding, when used; KEY_NAME: the API key's name= (never the key);
+ * REFUSED: why the module refused the call; KEY_SET: LLO_KIND_KEYS only,
+ * the key set, a line per key (llo_key_describe()).
+ */
+
+/*
+ *   X(id, bit, column, column type): the bits of LLO_N_FLAGS, LLO_FLAG_<id>,
+ *   each a boolean column (FLAG) or none (NONE)
+ */
+#define LLO_FLAG_FIELDS(X)                                                   \
+    X(PROMPT_TRUNC,          0x01,  "prompt_truncated",     FLAG)            \
+    X(RESP_TRUNC,            0x02,  "response_truncated",   FLAG)            \
+    X(CLIENT_ABORT,          0x04,  "client_aborted",       FLAG)            \
+    X(INCOMPLETE,            0x08,  "incomplete",           FLAG)            \
+    X(GZIP,                  0x10,  "gzip",                 NONE)            \
+    X(USAGE_ADDED,           0x20,  "usage_added",          FLAG)            \
+    X(COUNT_TRUNC,           0x40,  "count_truncated",      FLAG)            \
+    X(CUT,                   0x80,  "cut",                  FLAG)
+
+/*
+ * INCOMPLETE: a stream ended without its end; USAGE_ADDED:
+ * stream_options.include_usage was added to the request; COUNT_TRUNC: a
+ * local count covers only part of the text (a prompt's is then an upper
+ * bound); CUT: llm_observer_limit_stream cut ended the stream.
+ */
+
+
+#define LLO_FIELD_NUM_ENUM(id, column, type)   LLO_N_##id,
+#define LLO_FIELD_STR_ENUM(id, column, type)   LLO_S_##id,
+#define LLO_FIELD_FLAG_ENUM(id, bit, column, type)  LLO_FLAG_##id = bit,
+
 typedef enum {
     /* numbers: 0 .. LLO_NUM_MAX - 1 */
-    LLO_N_KIND = 0,             /* LLO_KIND_* */
-    LLO_N_TS_US,                /* request start, unix time, microseconds */
-    LLO_N_STREAM,
-    LLO_N_STATUS,
-    LLO_N_PROMPT_TOKENS,
-    LLO_N_COMPLETION_TOKENS,
-    LLO_N_TOTAL_TOKENS,
-    LLO_N_CACHED_TOKENS,
-    LLO_N_REASONING_TOKENS,
-    LLO_N_LATENCY_US,
-    LLO_N_TTFT_US,
-    LLO_N_BYTES_IN,
-    LLO_N_BYTES_OUT,
-    LLO_N_FLAGS,                /* LLO_FLAG_* */
-    LLO_N_MAX_TOKENS,
-    LLO_N_UPSTREAM_STATUS,
-    LLO_N_PROMPT_ESTIMATE,      /* prompt tokens counted before forwarding */
-    LLO_N_CACHE_CREATION_TOKENS,
-    LLO_N_COST_NANO,            /* cost of the call, nano-USD */
+    LLO_NUM_FIELDS(LLO_FIELD_NUM_ENUM)
     LLO_NUM_MAX,
 
-    /* strings: 64 .. 64 + LLO_STR_MAX - 1 */
-    LLO_S_REQUEST_ID = 64,
-    LLO_S_PROVIDER,
-    LLO_S_ENDPOINT,
-    LLO_S_REQUEST_MODEL,
-    LLO_S_RESPONSE_MODEL,
-    LLO_S_FINISH_REASON,
-    LLO_S_TOKEN_SOURCE,
-    LLO_S_CLIENT_ADDR,
-    LLO_S_PROMPT_TEXT,
-    LLO_S_RESPONSE_TEXT,
-    LLO_S_PARSE_ERROR,
-    LLO_S_HOST,
-    LLO_S_ERROR_TYPE,
-    LLO_S_ERROR_MESSAGE,
-    LLO_S_RESPONSE_ID,
-    LLO_S_API,                  /* chat, responses, messages, ... */
-    LLO_S_ENCODING,             /* the tokenizer's encoding, when used */
-    LLO_S_KEY_NAME,             /* the API key's name= (never the key) */
-    LLO_S_KEY_TEAM,
-    LLO_S_REFUSED,              /* why the module refused the call */
-    LLO_S_KEY_SET,              /* LLO_KIND_KEYS: the key set, a line
-                                   per key (llo_key_describe()) */
+    /* strings: LLO_STR_BASE .. LLO_STR_END - 1 */
+    LLO_S_BEFORE_FIRST = 63,
+    LLO_STR_FIELDS(LLO_FIELD_STR_ENUM)
     LLO_STR_END
 } llo_field_e;
+
+enum {
+    LLO_FLAG_FIELDS(LLO_FIELD_FLAG_ENUM)
+    LLO_FLAG_NONE = 0
+};
 
 #define LLO_STR_BASE            64
 #define LLO_STR_MAX             (LLO_STR_END - LLO_STR_BASE)
@@ -76,18 +139,38 @@ typedef enum {
 #define LLO_KIND_CALL           1
 #define LLO_KIND_KEYS           2       /* the keys of a (re)loaded conf */
 
-#define LLO_FLAG_PROMPT_TRUNC   0x01
-#define LLO_FLAG_RESP_TRUNC     0x02
-#define LLO_FLAG_CLIENT_ABORT   0x04
-#define LLO_FLAG_INCOMPLETE     0x08    /* stream ended without its end */
-#define LLO_FLAG_GZIP           0x10
-#define LLO_FLAG_USAGE_ADDED    0x20    /* stream_options.include_usage
-                                           was added to the request */
-#define LLO_FLAG_COUNT_TRUNC    0x40    /* a token count covers only part
-                                           of the text */
-#define LLO_FLAG_CUT            0x80    /* llm_observer_limit_stream cut
-                                           ended the stream */
 
+/* how llm_requests holds a value (the evaluator's COPY text) */
+
+typedef enum {
+    LLO_COL_NONE = 0,       /* not a column */
+    LLO_COL_UUID,           /* the record id */
+    LLO_COL_TS,
+    LLO_COL_TEXT,
+    LLO_COL_INT,            /* int4: NULL when absent or out of range */
+    LLO_COL_BIGINT,
+    LLO_COL_BOOL,
+    LLO_COL_MS,             /* microseconds in, milliseconds out */
+    LLO_COL_NANO,           /* nano-USD in, USD out (numeric, 9 places) */
+    LLO_COL_INET,           /* NULL unless an IPv4 or IPv6 address */
+    LLO_COL_FLAG            /* a bit of LLO_N_FLAGS, never NULL */
+} llo_col_type_e;
+
+
+typedef struct {
+    const char         *name;
+    llo_col_type_e      type;
+    int                 field;          /* LLO_N_* / LLO_S_* */
+    int64_t             flag;           /* LLO_COL_FLAG: its bit */
+} llo_column_t;
+
+
+/*
+ * The fields and flags as llm_requests columns, in COPY order: the id,
+ * the numbers, the strings, the flags; ended by a NULL name.  Skip those
+ * of type LLO_COL_NONE: they are no column.
+ */
+extern const llo_column_t  llo_columns[];
 
 typedef struct {
     const char         *data;

@@ -4,6 +4,7 @@
  */
 
 #include <check.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,259 @@ START_TEST(test_field_name)
 END_TEST
 
 
+/* -- the field table against sql/ ------------------------------------------ */
+
+
+#define LLO_T_SQL_COLS  128
+
+typedef struct {
+    char                name[64];
+    char                type[64];
+    char                where[128];     /* file:line */
+} llo_t_sql_col_t;
+
+
+static llo_t_sql_col_t  llo_t_sql[LLO_T_SQL_COLS];
+static int              llo_t_nsql;
+
+
+/* the columns llm_requests has in the database and no record fills */
+static const char  *llo_t_db_only[] = { "ingested_at", NULL };
+
+
+static int
+llo_t_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+/*
+ * "    name   type [NOT NULL] [DEFAULT ...],": the name and the type, the
+ * type cut at NOT, DEFAULT, NULL, PRIMARY or the line's end
+ */
+
+static void
+llo_t_sql_column(const char *line, const char *file, int lineno)
+{
+    char              word[64], *p;
+    const char       *q;
+    llo_t_sql_col_t  *c;
+    static const char  *stops[] = { " NOT ", " DEFAULT ", " NULL",
+                                     " PRIMARY ", NULL };
+    int               i;
+
+    ck_assert_int_lt(llo_t_nsql, LLO_T_SQL_COLS);
+    c = &llo_t_sql[llo_t_nsql];
+
+    ck_assert_msg(sscanf(line, " %63s", word) == 1, "%s:%d: no column name",
+                  file, lineno);
+    snprintf(c->name, sizeof(c->name), "%s", word);
+    snprintf(c->where, sizeof(c->where), "%s:%d", file, lineno);
+
+    q = strstr(line, word) + strlen(word);
+    while (*q == ' ') {
+        q++;
+    }
+
+    snprintf(c->type, sizeof(c->type), "%s", q);
+
+    for (i = 0; stops[i]; i++) {
+        p = strstr(c->type, stops[i]);
+        if (p) {
+            *p = '\0';
+        }
+    }
+
+    for (p = c->type + strlen(c->type);
+         p > c->type && (p[-1] == ',' || p[-1] == ';' || p[-1] == ' '
+                         || p[-1] == '\n');
+         p--)
+    {
+        p[-1] = '\0';
+    }
+
+    llo_t_nsql++;
+}
+
+
+/*
+ * The columns of llm_requests as sql/ makes them, in file order: the
+ * CREATE TABLE, then each ALTER TABLE's ADD COLUMN.  Any other change to
+ * the table's columns (DROP, RENAME, ALTER COLUMN ... TYPE) fails the
+ * test: teach it here.
+ */
+
+static void
+llo_t_read_sql(void)
+{
+    int             i, n, lineno, in_create, in_alter;
+    char            path[512], line[1024], *files[64];
+    FILE           *f;
+    DIR            *d;
+    struct dirent  *e;
+
+    llo_t_nsql = 0;
+
+    d = opendir(LLO_T_SQL_DIR);
+    ck_assert_msg(d != NULL, "cannot open %s", LLO_T_SQL_DIR);
+
+    n = 0;
+
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (len > 4 && strcmp(e->d_name + len - 4, ".sql") == 0) {
+            ck_assert_int_lt(n, 64);
+            files[n++] = strdup(e->d_name);
+        }
+    }
+
+    closedir(d);
+    qsort(files, n, sizeof(char *), llo_t_cmp_names);
+    ck_assert_int_gt(n, 0);
+
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", LLO_T_SQL_DIR, files[i]);
+        f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "cannot open %s", path);
+
+        in_create = 0;
+        in_alter = 0;
+        lineno = 0;
+
+        while (fgets(line, sizeof(line), f)) {
+            lineno++;
+
+            if (strncmp(line, "--", 2) == 0) {
+                continue;
+            }
+
+            if (strncmp(line, "CREATE TABLE llm_requests (", 27) == 0) {
+                in_create = 1;
+                continue;
+            }
+
+            if (strncmp(line, "ALTER TABLE llm_requests", 24) == 0) {
+                in_alter = 1;
+                continue;
+            }
+
+            if (in_create) {
+                if (line[0] == ')') {
+                    in_create = 0;
+
+                } else if (strspn(line, " \n") != strlen(line)
+                           && strstr(line, "PRIMARY KEY") != line + 4)
+                {
+                    llo_t_sql_column(line, files[i], lineno);
+                }
+
+                continue;
+            }
+
+            if (in_alter) {
+                ck_assert_msg(strncmp(line, "    ADD COLUMN ", 15) == 0,
+                              "%s:%d: a change to llm_requests this test "
+                              "does not know: %s", files[i], lineno, line);
+                llo_t_sql_column(line + 14, files[i], lineno);
+
+                if (strchr(line, ';')) {
+                    in_alter = 0;
+                }
+            }
+        }
+
+        fclose(f);
+        free(files[i]);
+    }
+}
+
+
+static const char *
+llo_t_sql_type(llo_col_type_e type)
+{
+    switch (type) {
+    case LLO_COL_UUID:   return "uuid";
+    case LLO_COL_TS:     return "timestamptz";
+    case LLO_COL_TEXT:   return "text";
+    case LLO_COL_INT:    return "integer";
+    case LLO_COL_BIGINT: return "bigint";
+    case LLO_COL_BOOL:   return "boolean";
+    case LLO_COL_FLAG:   return "boolean";
+    case LLO_COL_MS:     return "double precision";
+    case LLO_COL_NANO:   return "numeric(20, 9)";
+    case LLO_COL_INET:   return "inet";
+    default:             return "?";
+    }
+}
+
+
+/*
+ * Every column the field table writes exists in sql/ with the type its
+ * COPY text is made for, and every column of sql/ is written (but the
+ * database's own): a field added on one side only fails here.
+ */
+
+START_TEST(test_columns_match_sql)
+{
+    int                  i, found, db_only, ncols;
+    const char         **o;
+    const llo_column_t  *col;
+
+    llo_t_read_sql();
+    ck_assert_int_gt(llo_t_nsql, 10);
+
+    ncols = 0;
+
+    for (col = llo_columns; col->name; col++) {
+        if (col->type == LLO_COL_NONE) {
+            continue;
+        }
+
+        ncols++;
+        found = 0;
+
+        for (i = 0; i < llo_t_nsql; i++) {
+            if (strcmp(llo_t_sql[i].name, col->name) == 0) {
+                found = 1;
+                ck_assert_msg(strcmp(llo_t_sql[i].type,
+                                     llo_t_sql_type(col->type)) == 0,
+                              "column %s is %s in %s, the field table "
+                              "writes %s", col->name, llo_t_sql[i].type,
+                              llo_t_sql[i].where,
+                              llo_t_sql_type(col->type));
+            }
+        }
+
+        ck_assert_msg(found == 1, "column %s of the field table is %s in "
+                      "sql/", col->name,
+                      found ? "defined twice" : "not defined");
+    }
+
+    for (i = 0; i < llo_t_nsql; i++) {
+        found = 0;
+
+        for (col = llo_columns; col->name; col++) {
+            found |= col->type != LLO_COL_NONE
+                     && strcmp(col->name, llo_t_sql[i].name) == 0;
+        }
+
+        db_only = 0;
+
+        for (o = llo_t_db_only; *o; o++) {
+            db_only |= strcmp(*o, llo_t_sql[i].name) == 0;
+        }
+
+        ck_assert_msg(found || db_only, "column %s (%s) is in no field of "
+                      "llo_record.h", llo_t_sql[i].name, llo_t_sql[i].where);
+    }
+
+    ck_assert_int_eq(ncols + 1, llo_t_nsql);
+}
+END_TEST
+
+
 START_TEST(test_format_id)
 {
     char  buf[LLO_ID_LEN + 2];
@@ -547,6 +801,7 @@ main(void)
     tcase_add_test(tc, test_rec_str_bounds);
     tcase_add_test(tc, test_field_name);
     tcase_add_test(tc, test_format_id);
+    tcase_add_test(tc, test_columns_match_sql);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
