@@ -24,6 +24,11 @@
 
 static int llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq,
     int month);
+static llo_sink_t *llo_drain_sink_of(llo_drain_t *d, int kind);
+static size_t llo_drain_pending(llo_drain_t *d);
+static int llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
+    llo_sink_t **sinks, size_t nsinks, uint64_t *inserted, char *err,
+    size_t errlen);
 static int llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     uint64_t *rejected, char *err, size_t errlen);
 static int llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo,
@@ -113,7 +118,6 @@ llo_drain_free(llo_drain_t *d)
 {
     llo_drain_detach(d);
     llo_buf_free(&d->copy);
-    llo_keysets_free(&d->keys);
     free(d->row_off);
     free(d->row_seq);
     free(d->months);
@@ -144,10 +148,11 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
 {
     int              month;
     char             why[256];
-    size_t           off;
+    size_t           off, i;
     int64_t          now;
     uint64_t         rpos, cursor, n, inserted, rejected, bad, skipped;
     llo_rec_t        rec;
+    llo_sink_t      *sink;
     llo_ring_rc_e    rrc;
     llo_drain_rc_e   rc;
     llo_ring_rec_t   rr;
@@ -159,7 +164,10 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     d->copy.len = 0;
     d->nrows = 0;
     d->nmonths = 0;
-    llo_keysets_reset(&d->keys);
+
+    for (i = 0; i < d->nsinks; i++) {
+        d->sinks[i]->reset(d->sinks[i]->data);
+    }
 
     rc = LLO_DRAIN_MORE;
     bad = 0;
@@ -167,7 +175,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
 
     for (n = 0; n < (uint64_t) conf->batch_size; /* void */ ) {
 
-        if (d->copy.len + d->keys.text.len >= LLO_DRAIN_MAX_BYTES) {
+        if (d->copy.len + llo_drain_pending(d) >= LLO_DRAIN_MAX_BYTES) {
             break;
         }
 
@@ -201,11 +209,12 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
             continue;
         }
 
-        if (llo_rec_has_num(&rec, LLO_N_KIND)
-            && rec.num[LLO_N_KIND] == LLO_KIND_KEYS)
-        {
-            if (llo_keysets_add(&d->keys, &rec, rr.instance, rr.seq, why,
-                                sizeof(why))
+        sink = llo_rec_has_num(&rec, LLO_N_KIND)
+               ? llo_drain_sink_of(d, (int) rec.num[LLO_N_KIND]) : NULL;
+
+        if (sink != NULL) {
+            if (sink->add(sink->data, &rec, rr.instance, rr.seq, why,
+                          sizeof(why))
                 != 0)
             {
                 bad++;
@@ -249,7 +258,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     rejected = 0;
     inserted = 0;
 
-    if (d->nrows == 0 && d->keys.nsets == 0) {
+    if (d->nrows == 0 && llo_drain_pending(d) == 0) {
         /* nothing to write, but the skipped records are done with */
         llo_ring_release(&d->ring, cursor);
         goto done;
@@ -259,8 +268,8 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         return LLO_DRAIN_FAILED;
     }
 
-    if (llo_pg_copy(pg, d->copy.data, d->copy.len, &d->keys, &inserted,
-                    err, errlen)
+    if (llo_drain_txn(d, pg, 0, d->nrows, d->sinks, d->nsinks, &inserted,
+                      err, errlen)
         != 0)
     {
         /* a partition the cache knows may have been dropped since */
@@ -281,7 +290,9 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
     /* only now, with the rows committed, may producers reuse the space */
     llo_ring_release(&d->ring, cursor);
 
-    llo_keysets_committed(&d->keys);
+    for (i = 0; i < d->nsinks; i++) {
+        d->sinks[i]->committed(d->sinks[i]->data);
+    }
 
     llo_log(LLO_LOG_DEBUG, "batch: %llu records, %zu rows, %llu new, "
             "released up to %llu", (unsigned long long) n, d->nrows,
@@ -295,7 +306,12 @@ done:
     d->records += n;
     d->inserted += inserted;
     d->duplicates += d->nrows - inserted - rejected;
-    d->bad += bad + rejected + d->keys.rejected;
+    d->bad += bad + rejected;
+
+    for (i = 0; i < d->nsinks; i++) {
+        d->bad += d->sinks[i]->rejected(d->sinks[i]->data);
+    }
+
     d->skipped += skipped;
 
     return rc;
@@ -313,24 +329,33 @@ static int
 llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     uint64_t *rejected, char *err, size_t errlen)
 {
-    uint64_t  n;
+    size_t       i;
+    uint64_t     n;
+    llo_sink_t  *sink;
 
     *inserted = 0;
     *rejected = 0;
 
     /*
-     * The key sets alone first, so that a call row at fault does not
-     * hold them back; their savepoints keep them from failing the calls.
-     * Refused even so, at COMMIT (a deferred constraint): all of them.
+     * Each sink alone first, so that a call row at fault does not hold
+     * it back (the key sets' savepoints keep them from failing the
+     * calls).  Refused even so (at COMMIT: a deferred constraint): all
+     * of that sink's records.
      */
-    if (d->keys.nsets
-        && llo_pg_copy(pg, NULL, 0, &d->keys, &n, err, errlen) != 0)
-    {
+    for (i = 0; i < d->nsinks; i++) {
+        sink = d->sinks[i];
+
+        if (sink->pending(sink->data) == 0
+            || llo_drain_txn(d, pg, 0, 0, &sink, 1, &n, err, errlen) == 0)
+        {
+            continue;
+        }
+
         if (!pg->data_error) {
             return -1;
         }
 
-        llo_keysets_reject(&d->keys, err);
+        sink->reject(sink->data, err);
     }
 
     if (d->nrows == 0) {
@@ -353,16 +378,9 @@ static int
 llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     uint64_t *inserted, uint64_t *rejected, char *err, size_t errlen)
 {
-    size_t    start, end;
     uint64_t  n;
 
-    start = d->row_off[lo];
-    end = hi < d->nrows ? d->row_off[hi] : d->copy.len;
-
-    if (llo_pg_copy(pg, d->copy.data + start, end - start, NULL, &n, err,
-                    errlen)
-        == 0)
-    {
+    if (llo_drain_txn(d, pg, lo, hi, NULL, 0, &n, err, errlen) == 0) {
         *inserted += n;
         return 0;
     }
@@ -400,6 +418,106 @@ llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     }
 
     return llo_drain_split(d, pg, mid, hi, inserted, rejected, err, errlen);
+}
+
+
+/*
+ * One transaction: rows [lo, hi) of the batch (none when lo == hi), then
+ * each of the sinks given; COMMIT, or ROLLBACK of all of it.
+ */
+
+static int
+llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
+    llo_sink_t **sinks, size_t nsinks, uint64_t *inserted, char *err,
+    size_t errlen)
+{
+    size_t  i, start, end;
+
+    *inserted = 0;
+
+    if (llo_pg_begin(pg, err, errlen) != 0) {
+        goto failed;
+    }
+
+    if (lo < hi) {
+        start = d->row_off[lo];
+        end = hi < d->nrows ? d->row_off[hi] : d->copy.len;
+
+        if (llo_pg_rows(pg, d->copy.data + start, end - start, inserted,
+                        err, errlen)
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < nsinks; i++) {
+        if (sinks[i]->pending(sinks[i]->data)
+            && sinks[i]->apply(sinks[i]->data, pg, err, errlen) != 0)
+        {
+            goto failed;
+        }
+    }
+
+    if (llo_pg_commit(pg, err, errlen) != 0) {
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    *inserted = 0;
+    llo_pg_rollback(pg);
+
+    return -1;
+}
+
+
+int
+llo_drain_add_sink(llo_drain_t *d, llo_sink_t *sink)
+{
+    if (d->nsinks == LLO_DRAIN_SINKS
+        || llo_drain_sink_of(d, sink->kind) != NULL)
+    {
+        return -1;
+    }
+
+    d->sinks[d->nsinks++] = sink;
+
+    return 0;
+}
+
+
+static llo_sink_t *
+llo_drain_sink_of(llo_drain_t *d, int kind)
+{
+    size_t  i;
+
+    for (i = 0; i < d->nsinks; i++) {
+        if (d->sinks[i]->kind == kind) {
+            return d->sinks[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* what the sinks hold for this batch, in bytes */
+
+static size_t
+llo_drain_pending(llo_drain_t *d)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < d->nsinks; i++) {
+        n += d->sinks[i]->pending(d->sinks[i]->data);
+    }
+
+    return n;
 }
 
 

@@ -14,8 +14,8 @@
 #include "llo_ring.h"
 #include "llo_eval_conf.h"
 #include "llo_eval_copy.h"
-#include "llo_eval_keys.h"
 #include "llo_eval_pg.h"
+#include "llo_eval_sink.h"
 
 
 typedef enum {
@@ -24,6 +24,9 @@ typedef enum {
     LLO_DRAIN_BUSY,         /* stopped at a record still being written */
     LLO_DRAIN_FAILED        /* the database failed; nothing released */
 } llo_drain_rc_e;
+
+
+#define LLO_DRAIN_SINKS  8
 
 
 typedef struct {
@@ -42,7 +45,9 @@ typedef struct {
     int                *months;
     size_t              nmonths;
     size_t              months_cap;
-    llo_keysets_t       keys;           /* its LLO_KIND_KEYS records */
+    /* what the batch writes besides its rows (llo_eval_sink.h) */
+    llo_sink_t         *sinks[LLO_DRAIN_SINKS];
+    size_t              nsinks;
 
     /* since start */
     uint64_t            records;        /* taken from the ring */
@@ -67,8 +72,17 @@ void llo_drain_free(llo_drain_t *d);
 int llo_drain_replaced(llo_drain_t *d);
 
 /*
+ * Register a sink (the caller keeps it): from the next batch on, the
+ * records of its kind go to it and it writes in the batch's transaction.
+ * -1 when LLO_DRAIN_SINKS are registered already or a sink takes that
+ * kind.
+ */
+int llo_drain_add_sink(llo_drain_t *d, llo_sink_t *sink);
+
+/*
  * Read up to conf->batch_size records from the read position, write
- * their rows in one transaction, and release them after the COMMIT.
+ * their rows and each sink's part in one transaction, and release them
+ * after the COMMIT.
  * Undecodable records and rows PostgreSQL rejects as data are logged,
  * counted and released with the rest, so they cannot wedge the ring.
  */

@@ -578,3 +578,76 @@ llo_keysets_committed(llo_keysets_t *ks)
                 set->removed, set->changed);
     }
 }
+
+
+/* -- the sink ------------------------------------------------------------- */
+
+
+static void
+llo_keysets_sink_reset(void *data)
+{
+    llo_keysets_reset(data);
+}
+
+
+static int
+llo_keysets_sink_add(void *data, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq, char *err, size_t errlen)
+{
+    return llo_keysets_add(data, rec, instance, seq, err, errlen);
+}
+
+
+static size_t
+llo_keysets_sink_pending(void *data)
+{
+    llo_keysets_t  *ks = data;
+
+    return ks->nsets ? ks->text.len : 0;
+}
+
+
+static int
+llo_keysets_sink_apply(void *data, llo_pg_t *pg, char *err, size_t errlen)
+{
+    return llo_keysets_apply(data, pg, err, errlen);
+}
+
+
+static void
+llo_keysets_sink_reject(void *data, const char *why)
+{
+    llo_keysets_reject(data, why);
+}
+
+
+static void
+llo_keysets_sink_committed(void *data)
+{
+    llo_keysets_committed(data);
+}
+
+
+static uint64_t
+llo_keysets_sink_rejected(void *data)
+{
+    llo_keysets_t  *ks = data;
+
+    return ks->rejected;
+}
+
+
+void
+llo_keysets_sink(llo_keysets_t *ks, llo_sink_t *sink)
+{
+    sink->name = "key sets";
+    sink->kind = LLO_KIND_KEYS;
+    sink->data = ks;
+    sink->reset = llo_keysets_sink_reset;
+    sink->add = llo_keysets_sink_add;
+    sink->pending = llo_keysets_sink_pending;
+    sink->apply = llo_keysets_sink_apply;
+    sink->reject = llo_keysets_sink_reject;
+    sink->committed = llo_keysets_sink_committed;
+    sink->rejected = llo_keysets_sink_rejected;
+}

@@ -27,6 +27,7 @@
 #include "llo_record.h"
 #include "llo_eval_copy.h"
 #include "llo_eval_pg.h"
+#include "llo_eval_sink.h"
 
 
 typedef enum {
@@ -60,9 +61,7 @@ typedef struct {
 } llo_keyset_prefix_t;
 
 
-/* llo_keysets_t: the typedef is in llo_eval_pg.h, which llo_pg_copy() needs */
-
-struct llo_keysets_s {
+typedef struct {
     llo_buf_t            text;
     llo_keyset_t        *sets;
     size_t               nsets;
@@ -73,7 +72,7 @@ struct llo_keysets_s {
     size_t               prefixes_cap;
 
     uint64_t             rejected;      /* by the last llo_keysets_apply() */
-};
+} llo_keysets_t;
 
 
 /* forget the sets of the previous batch */
@@ -109,6 +108,9 @@ void llo_keysets_reject(llo_keysets_t *ks, const char *why);
 
 /* after the COMMIT: log what the sets changed */
 void llo_keysets_committed(llo_keysets_t *ks);
+
+/* ks as the drain's sink of LLO_KIND_KEYS records (llo_eval_sink.h) */
+void llo_keysets_sink(llo_keysets_t *ks, llo_sink_t *sink);
 
 
 #endif /* _LLO_EVAL_KEYS_H_INCLUDED_ */

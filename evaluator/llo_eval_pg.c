@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "llo_eval_copy.h"
-#include "llo_eval_keys.h"
 #include "llo_eval_log.h"
 #include "llo_eval_pg.h"
 
@@ -24,8 +23,7 @@
 
 static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
     size_t errlen);
-static int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
-static void llo_pg_rollback(llo_pg_t *pg);
+static void llo_pg_drain_results(llo_pg_t *pg);
 static int llo_pg_month_next(int m);
 static void llo_pg_notice(void *arg, const char *message);
 static int llo_pg_sql_files(const char *dir, char ***names, size_t *n,
@@ -138,7 +136,7 @@ llo_pg_exec(llo_pg_t *pg, const char *sql, char *err, size_t errlen)
 }
 
 
-static int
+int
 llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen)
 {
     PGresult  *res;
@@ -158,7 +156,7 @@ llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen)
 }
 
 
-static void
+void
 llo_pg_rollback(llo_pg_t *pg)
 {
     if (PQstatus(pg->conn) == CONNECTION_OK
@@ -221,17 +219,11 @@ llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
 
 
 int
-llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
-    uint64_t *inserted, char *err, size_t errlen)
+llo_pg_begin(llo_pg_t *pg, char *err, size_t errlen)
 {
-    int        rc;
-    char       sql[1536];
-    size_t     off, n;
-    PGresult  *res;
-
     pg->data_error = 0;
-    *inserted = 0;
 
+    /* outside the transaction: a rollback would take it away again */
     if (!pg->stage) {
         if (llo_pg_exec(pg, "CREATE TEMP TABLE IF NOT EXISTS "
                         "llm_requests_stage (LIKE llm_requests "
@@ -244,9 +236,20 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
         pg->stage = 1;
     }
 
-    if (llo_pg_exec(pg, "BEGIN", err, errlen) != 0) {
-        return -1;
-    }
+    return llo_pg_exec(pg, "BEGIN", err, errlen);
+}
+
+
+int
+llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
+    char *err, size_t errlen)
+{
+    int        rc;
+    char       sql[1536];
+    size_t     off, n;
+    PGresult  *res;
+
+    *inserted = 0;
 
     snprintf(sql, sizeof(sql), "COPY llm_requests_stage (%s) FROM STDIN",
              llo_copy_columns());
@@ -254,8 +257,7 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
     res = PQexec(pg->conn, sql);
 
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        llo_pg_fail(pg, res, "COPY", err, errlen);
-        goto failed;
+        return llo_pg_fail(pg, res, "COPY", err, errlen);
     }
 
     PQclear(res);
@@ -265,13 +267,16 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
 
         if (PQputCopyData(pg->conn, data + off, (int) n) <= 0) {
             llo_pg_fail(pg, NULL, "PQputCopyData()", err, errlen);
-            goto failed;
+            (void) PQputCopyEnd(pg->conn, "PQputCopyData() failed");
+            llo_pg_drain_results(pg);
+            return -1;
         }
     }
 
     if (PQputCopyEnd(pg->conn, NULL) <= 0) {
         llo_pg_fail(pg, NULL, "PQputCopyEnd()", err, errlen);
-        goto failed;
+        llo_pg_drain_results(pg);
+        return -1;
     }
 
     rc = 0;
@@ -287,7 +292,7 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
     }
 
     if (rc != 0) {
-        goto failed;
+        return -1;
     }
 
     snprintf(sql, sizeof(sql), "INSERT INTO llm_requests (%s) SELECT %s "
@@ -297,30 +302,26 @@ llo_pg_copy(llo_pg_t *pg, const char *data, size_t len, llo_keysets_t *keys,
     res = PQexec(pg->conn, sql);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        llo_pg_fail(pg, res, "INSERT INTO llm_requests", err, errlen);
-        goto failed;
+        return llo_pg_fail(pg, res, "INSERT INTO llm_requests", err, errlen);
     }
 
     *inserted = strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
 
-    /* the same COMMIT: the ring is released only when both are stored */
-    if (keys != NULL && llo_keysets_apply(keys, pg, err, errlen) != 0) {
-        goto failed;
-    }
-
-    if (llo_pg_commit(pg, err, errlen) != 0) {
-        goto failed;
-    }
-
     return 0;
+}
 
-failed:
 
-    *inserted = 0;
-    llo_pg_rollback(pg);
+/* after a failed COPY: read what the server says until it is done */
 
-    return -1;
+static void
+llo_pg_drain_results(llo_pg_t *pg)
+{
+    PGresult  *res;
+
+    while ((res = PQgetResult(pg->conn)) != NULL) {
+        PQclear(res);
+    }
 }
 
 

@@ -32,7 +32,6 @@ typedef struct {
 
 
 /* the key sets of a batch: llo_eval_keys.h */
-typedef struct llo_keysets_s  llo_keysets_t;
 
 
 int llo_pg_connect(llo_pg_t *pg, const char *conninfo, char *err,
@@ -68,17 +67,24 @@ int llo_pg_partitions_ahead(llo_pg_t *pg, int ahead, char *err,
 void llo_pg_forget_partitions(llo_pg_t *pg);
 
 /*
- * In one transaction: COPY the rows (COPY text format, the columns of
- * llo_copy_columns()) into the session's stage table, move them into
- * llm_requests skipping ids already there, apply the key sets (keys may
- * be NULL; see llo_keysets_apply()), COMMIT.  *inserted is the number of
- * new rows.  On failure returns -1 with err, the transaction is rolled
- * back, and pg->data_error tells whether the rows were at fault (a data
- * or constraint error on a live connection) rather than the connection
- * or the server.
+ * The batch's transaction, as the drain runs it: llo_pg_begin() (the
+ * session's stage table made first, outside it), llo_pg_rows() once,
+ * whatever else the batch writes (its sinks), llo_pg_commit(); on any
+ * failure llo_pg_rollback().  Each returns 0, or -1 with err, and then
+ * pg->data_error tells whether the data was at fault (a data or
+ * constraint error on a live connection) rather than the connection or
+ * the server.
+ *
+ * llo_pg_rows(): COPY the rows (COPY text format, the columns of
+ * llo_copy_columns()) into the stage table and move them into
+ * llm_requests, skipping ids already there; *inserted is the number of
+ * new rows.
  */
-int llo_pg_copy(llo_pg_t *pg, const char *data, size_t len,
-    llo_keysets_t *keys, uint64_t *inserted, char *err, size_t errlen);
+int llo_pg_begin(llo_pg_t *pg, char *err, size_t errlen);
+int llo_pg_rows(llo_pg_t *pg, const char *data, size_t len,
+    uint64_t *inserted, char *err, size_t errlen);
+int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
+void llo_pg_rollback(llo_pg_t *pg);
 
 /*
  * Fill err from res (which may be NULL) or the connection, set

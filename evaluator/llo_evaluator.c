@@ -26,6 +26,7 @@
 #include "llo_eval_conf.h"
 #include "llo_eval_drain.h"
 #include "llo_eval_keygen.h"
+#include "llo_eval_keys.h"
 #include "llo_eval_log.h"
 #include "llo_eval_pg.h"
 
@@ -49,6 +50,10 @@ typedef struct {
 
     llo_pg_t            pg;
     llo_drain_t         drain;
+
+    /* the drain's sinks: what a batch writes besides its rows */
+    llo_keysets_t       keys;
+    llo_sink_t          keys_sink;
 
     int64_t             outage_since;   /* wall clock ms, 0: none */
     int64_t             backoff;
@@ -200,11 +205,16 @@ main(int argc, char **argv)
         goto done;
     }
 
+    /* the key sets of nginx's reloads, in the batch's transaction */
+    llo_keysets_sink(&ev.keys, &ev.keys_sink);
+    (void) llo_drain_add_sink(&ev.drain, &ev.keys_sink);
+
     rc = command->handler(&ev);
 
 done:
 
     llo_drain_free(&ev.drain);
+    llo_keysets_free(&ev.keys);
     llo_pg_free(&ev.pg);
     llo_conf_free(&ev.conf);
     llo_log_close();
