@@ -111,7 +111,7 @@ $(BUILD)/llm-evaluator: $(EVAL_SRC) $(EVAL_HDR) $(SHARED_SRC) $(SHARED_HDR)
 
 # -- tests ----------------------------------------------------------------
 
-$(BUILD)/unit/%: t/unit/%.c $(SHARED_SRC) $(SHARED_HDR)
+$(BUILD)/unit/%: t/unit/%.c t/unit/check_main.h $(SHARED_SRC) $(SHARED_HDR)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -It/unit \
 	    -DLLO_T_SQL_DIR='"$(REPO)/sql"' -o $@ $< $(SHARED_SRC) \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "llo_parse.h"
 #include "llo_record.h"
 #include "llo_eval_drain.h"
 #include "llo_eval_log.h"
@@ -524,27 +525,19 @@ llo_drain_pending(llo_drain_t *d)
 static int
 llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
 {
-    int       *m;
-    size_t     i, cap, *o;
-    uint64_t  *s;
+    size_t  i, cap;
 
-    if (d->nrows == d->rows_cap) {
-        cap = d->rows_cap ? d->rows_cap * 2 : 1024;
+    /* both arrays always have the same capacity */
+    cap = d->rows_cap;
 
-        o = realloc(d->row_off, cap * sizeof(size_t));
-        if (o == NULL) {
-            return -1;
-        }
-
-        d->row_off = o;
-
-        s = realloc(d->row_seq, cap * sizeof(uint64_t));
-        if (s == NULL) {
-            return -1;
-        }
-
-        d->row_seq = s;
-        d->rows_cap = cap;
+    if (llo_grow_array(&d->row_off, &cap, d->nrows + 1, sizeof(size_t),
+                       1024)
+        != 0
+        || llo_grow_array(&d->row_seq, &d->rows_cap, d->nrows + 1,
+                          sizeof(uint64_t), 1024)
+           != 0)
+    {
+        return -1;
     }
 
     d->row_off[d->nrows] = off;
@@ -557,16 +550,11 @@ llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
         }
     }
 
-    if (d->nmonths == d->months_cap) {
-        cap = d->months_cap ? d->months_cap * 2 : 8;
-
-        m = realloc(d->months, cap * sizeof(int));
-        if (m == NULL) {
-            return -1;
-        }
-
-        d->months = m;
-        d->months_cap = cap;
+    if (llo_grow_array(&d->months, &d->months_cap, d->nmonths + 1,
+                       sizeof(int), 8)
+        != 0)
+    {
+        return -1;
     }
 
     d->months[d->nmonths++] = month;

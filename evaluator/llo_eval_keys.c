@@ -7,15 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "llo_keys.h"
+#include "llo_parse.h"
 #include "llo_eval_keys.h"
 #include "llo_eval_log.h"
 
 
 /* 10000-01-01: the first ts a timestamptz text of 4 year digits misses */
 #define LLO_KEYSET_TS_US_MAX    253402300800000000LL
-
-/* the fields of a line today; a newer module may add more after them */
-#define LLO_KEYSET_FIELDS       9
 
 /* a hostname is at most 253 bytes; more is not one, and would not fit
  * in the btree of llm_keys' primary key if it were long enough */
@@ -89,7 +88,6 @@ static int llo_keysets_prefix_cmp(const void *a, const void *b);
 static size_t llo_keysets_text(llo_buf_t *b, const char *s, size_t len);
 static int llo_keysets_exec(llo_pg_t *pg, const char *sql, char *err,
     size_t errlen);
-static int llo_hex_digit(int c);
 static void llo_keysets_nomem(size_t size);
 
 
@@ -120,12 +118,12 @@ int
 llo_keysets_add(llo_keysets_t *ks, const llo_rec_t *rec, uint64_t instance,
     uint64_t seq, char *err, size_t errlen)
 {
-    size_t            i, cap;
+    size_t            i;
     time_t            sec;
     int64_t           v;
     uint32_t          keys;
     struct tm         tm;
-    llo_keyset_t     *set, *p;
+    llo_keyset_t     *set;
     const llo_str_t  *host, *s;
 
     if (!llo_rec_has_num(rec, LLO_N_TS_US)) {
@@ -176,16 +174,11 @@ llo_keysets_add(llo_keysets_t *ks, const llo_rec_t *rec, uint64_t instance,
         return -1;
     }
 
-    if (ks->nsets == ks->sets_cap) {
-        cap = ks->sets_cap ? ks->sets_cap * 2 : 16;
-
-        p = realloc(ks->sets, cap * sizeof(llo_keyset_t));
-        if (p == NULL) {
-            llo_keysets_nomem(cap * sizeof(llo_keyset_t));
-        }
-
-        ks->sets = p;
-        ks->sets_cap = cap;
+    if (llo_grow_array(&ks->sets, &ks->sets_cap, ks->nsets + 1,
+                       sizeof(llo_keyset_t), 16)
+        != 0)
+    {
+        llo_keysets_nomem((ks->nsets + 1) * sizeof(llo_keyset_t));
     }
 
     set = &ks->sets[ks->nsets++];
@@ -219,10 +212,9 @@ static int
 llo_keysets_check(llo_keysets_t *ks, const char *s, size_t len,
     uint32_t *keys, char *err, size_t errlen)
 {
-    int                   d;
-    size_t                i, k, start, end, field, fstart, cap;
-    uint32_t              n, prefix;
-    llo_keyset_prefix_t  *p;
+    char      why[256];
+    size_t    i, start, end;
+    uint32_t  n, prefix;
 
     *keys = 0;
 
@@ -252,56 +244,19 @@ llo_keysets_check(llo_keysets_t *ks, const char *s, size_t len,
             return -1;
         }
 
-        field = 1;
-        fstart = start;
-        prefix = 0;
-
-        for (i = start; i <= end; i++) {
-            if (i < end && s[i] != '\t') {
-                continue;
-            }
-
-            if (field == 1 && i == fstart) {
-                snprintf(err, errlen, "key set line %u has no name", n);
-                return -1;
-            }
-
-            if (field == 2) {
-                if (i - fstart != 8) {
-                    goto bad_prefix;
-                }
-
-                for (k = fstart, prefix = 0; k < i; k++) {
-                    d = llo_hex_digit(s[k]);
-
-                    if (d < 0) {
-                        goto bad_prefix;
-                    }
-
-                    prefix = (prefix << 4) | (uint32_t) d;
-                }
-            }
-
-            field++;
-            fstart = i + 1;
-        }
-
-        if (field - 1 < LLO_KEYSET_FIELDS) {
-            snprintf(err, errlen, "key set line %u has %zu fields "
-                     "(expected %d)", n, field - 1, LLO_KEYSET_FIELDS);
+        if (llo_key_line_parse(s + start, end - start, &prefix, why,
+                               sizeof(why))
+            != 0)
+        {
+            snprintf(err, errlen, "key set line %u%s", n, why);
             return -1;
         }
 
-        if (n > ks->prefixes_cap) {
-            cap = ks->prefixes_cap ? ks->prefixes_cap * 2 : 256;
-
-            p = realloc(ks->prefixes, cap * sizeof(llo_keyset_prefix_t));
-            if (p == NULL) {
-                llo_keysets_nomem(cap * sizeof(llo_keyset_prefix_t));
-            }
-
-            ks->prefixes = p;
-            ks->prefixes_cap = cap;
+        if (llo_grow_array(&ks->prefixes, &ks->prefixes_cap, n,
+                           sizeof(llo_keyset_prefix_t), 256)
+            != 0)
+        {
+            llo_keysets_nomem(n * sizeof(llo_keyset_prefix_t));
         }
 
         ks->prefixes[n - 1].prefix = prefix;
@@ -324,15 +279,6 @@ llo_keysets_check(llo_keysets_t *ks, const char *s, size_t len,
     *keys = n;
 
     return 0;
-
-bad_prefix:
-
-    snprintf(err, errlen, "key set line %u: key prefix \"%.*s\" is not 8 "
-             "lowercase hex digits", n, (int) (i - fstart < 64 ? i - fstart
-                                                             : 64),
-             s + fstart);
-
-    return -1;
 }
 
 
@@ -357,23 +303,6 @@ llo_keysets_nomem(size_t size)
     llo_log(LLO_LOG_ERROR, "out of memory growing the key sets to %zu "
             "bytes", size);
     exit(EXIT_FAILURE);
-}
-
-
-/* lowercase only: the prefix is an identity, one key one spelling */
-
-static int
-llo_hex_digit(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "llo_parse.h"
 #include "llo_eval_copy.h"
 #include "llo_eval_log.h"
 #include "llo_eval_pg.h"
@@ -26,6 +27,8 @@ static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
 static void llo_pg_drain_results(llo_pg_t *pg);
 static int llo_pg_month_next(int m);
 static void llo_pg_notice(void *arg, const char *message);
+static int llo_pg_migrations(const char *sql_dir, char ***files, size_t *n,
+    char *err, size_t errlen);
 static int llo_pg_sql_files(const char *dir, char ***names, size_t *n,
     char *err, size_t errlen);
 static void llo_pg_free_names(char **names, size_t n);
@@ -329,7 +332,7 @@ int
 llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
     size_t errlen)
 {
-    int     m, y, next, *p;
+    int     m, y, next;
     char    sql[512];
     size_t  i, k;
 
@@ -364,16 +367,12 @@ llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
         llo_log(LLO_LOG_DEBUG, "partition llm_requests_y%04dm%02d is there",
                 y, m % 100);
 
-        if (pg->nmonths == pg->months_cap) {
-            pg->months_cap = pg->months_cap ? pg->months_cap * 2 : 16;
-            p = realloc(pg->months, pg->months_cap * sizeof(int));
-
-            if (p == NULL) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-
-            pg->months = p;
+        if (llo_grow_array(&pg->months, &pg->months_cap, pg->nmonths + 1,
+                           sizeof(int), 16)
+            != 0)
+        {
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
 
         pg->months[pg->nmonths++] = m;
@@ -425,7 +424,7 @@ llo_pg_sql_files(const char *dir, char ***names, size_t *n, char *err,
     size_t errlen)
 {
     DIR            *d;
-    char          **a, **p, *s;
+    char          **a, *s;
     size_t          len, i, cap;
     struct dirent  *de;
 
@@ -456,15 +455,8 @@ llo_pg_sql_files(const char *dir, char ***names, size_t *n, char *err,
             continue;
         }
 
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            p = realloc(a, cap * sizeof(char *));
-
-            if (p == NULL) {
-                goto nomem;
-            }
-
-            a = p;
+        if (llo_grow_array(&a, &cap, *n + 1, sizeof(char *), 16) != 0) {
+            goto nomem;
         }
 
         a[*n] = strndup(s, len - 4);
@@ -584,6 +576,26 @@ llo_pg_has(char **names, size_t n, const char *name)
 }
 
 
+/* the migrations of sql_dir, sorted; an empty one is an error */
+
+static int
+llo_pg_migrations(const char *sql_dir, char ***files, size_t *n, char *err,
+    size_t errlen)
+{
+    if (llo_pg_sql_files(sql_dir, files, n, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (*n == 0) {
+        snprintf(err, errlen, "sql_dir \"%s\" holds no NNN_name.sql "
+                 "migrations", sql_dir);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 llo_pg_pending(llo_pg_t *pg, const char *sql_dir, char *list, size_t listlen,
     char *err, size_t errlen)
@@ -592,13 +604,7 @@ llo_pg_pending(llo_pg_t *pg, const char *sql_dir, char *list, size_t listlen,
     char   **files, **done;
     size_t   nfiles, ndone, i, off;
 
-    if (llo_pg_sql_files(sql_dir, &files, &nfiles, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (nfiles == 0) {
-        snprintf(err, errlen, "sql_dir \"%s\" holds no NNN_name.sql "
-                 "migrations", sql_dir);
+    if (llo_pg_migrations(sql_dir, &files, &nfiles, err, errlen) != 0) {
         return -1;
     }
 
@@ -640,13 +646,7 @@ llo_pg_migrate(llo_pg_t *pg, const char *sql_dir, char *err, size_t errlen)
     PGresult    *res;
     const char  *params[1];
 
-    if (llo_pg_sql_files(sql_dir, &files, &nfiles, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (nfiles == 0) {
-        snprintf(err, errlen, "sql_dir \"%s\" holds no NNN_name.sql "
-                 "migrations", sql_dir);
+    if (llo_pg_migrations(sql_dir, &files, &nfiles, err, errlen) != 0) {
         return -1;
     }
 

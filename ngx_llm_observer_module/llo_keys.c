@@ -921,6 +921,62 @@ llo_query_mask_key(const char *s, size_t len, char *out)
 }
 
 
+int
+llo_key_line_parse(const char *line, size_t len, uint32_t *prefix,
+    char *err, size_t errlen)
+{
+    int      c;
+    size_t   i, k, field, start;
+
+    field = 1;
+    start = 0;
+    *prefix = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i < len && line[i] != '\t') {
+            continue;
+        }
+
+        if (field == 1 && i == start) {
+            snprintf(err, errlen, " has no name");
+            return -1;
+        }
+
+        /* lowercase only: the prefix is an identity, one key one spelling */
+
+        if (field == 2) {
+            for (k = start; k < i; k++) {
+                c = (unsigned char) line[k];
+
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                    break;
+                }
+
+                *prefix = (*prefix << 4) | (uint32_t) llo_hex(c);
+            }
+
+            if (i - start != 8 || k != i) {
+                snprintf(err, errlen, ": key prefix \"%.*s\" is not 8 "
+                         "lowercase hex digits",
+                         (int) (i - start < 64 ? i - start : 64),
+                         line + start);
+                return -1;
+            }
+        }
+
+        field++;
+        start = i + 1;
+    }
+
+    if (field - 1 < LLO_KEY_DESCRIBE_FIELDS) {
+        snprintf(err, errlen, " has %zu fields (expected %d)", field - 1,
+                 LLO_KEY_DESCRIBE_FIELDS);
+        return -1;
+    }
+
+    return 0;
+}
+
 /*
  * The digests are SHA-256 outputs: uniformly random, so their first bytes
  * are already a good hash.

@@ -251,6 +251,18 @@ int llo_key_expired(const llo_key_t *k, int64_t now_us);
  */
 size_t llo_key_describe(const llo_key_t *k, char *buf, size_t len);
 
+/*
+ * The other way, as far as the audit needs it: a line of
+ * llo_key_describe() (without its newline) has a name, an 8-lowercase-
+ * hex-digit prefix and at least LLO_KEY_DESCRIBE_FIELDS fields (a newer
+ * module may add more after them).  0 with *prefix, or -1 with err
+ * to follow "line N" (" has no name", " has 5 fields (expected 9)",
+ * ": key prefix \"X\" is not 8 lowercase hex digits").
+ */
+#define LLO_KEY_DESCRIBE_FIELDS 9
+int llo_key_line_parse(const char *line, size_t len, uint32_t *prefix,
+    char *err, size_t errlen);
+
 /* SHA-256 of a presented key; 0, or -1 if OpenSSL failed (out is then
  * unusable: refuse the request) */
 int llo_key_digest(const uint8_t *presented, size_t len, uint8_t out[32]);

@@ -756,25 +756,40 @@ llo_int(const uint8_t *v, size_t len, int64_t *out)
 int
 llo_grow(uint8_t **buf, size_t *cap, size_t need)
 {
+    return llo_grow_array(buf, cap, need, 1, 256);
+}
+
+
+int
+llo_grow_array(void *parr, size_t *cap, size_t need, size_t size,
+    size_t first)
+{
+    void    *p;
     size_t   n;
-    uint8_t  *p;
 
     if (need <= *cap) {
         return 0;
     }
 
-    n = *cap ? *cap : 256;
+    n = *cap ? *cap : first;
 
     while (n < need) {
         n *= 2;
     }
 
-    p = realloc(*buf, n);
+    if (n > SIZE_MAX / size) {
+        return -1;
+    }
+
+    /* through memcpy: parr may point to any pointer type */
+    memcpy(&p, parr, sizeof(void *));
+
+    p = realloc(p, n * size);
     if (p == NULL) {
         return -1;
     }
 
-    *buf = p;
+    memcpy(parr, &p, sizeof(void *));
     *cap = n;
 
     return 0;

@@ -221,6 +221,15 @@ const char *llo_api_name(int api);
  */
 int llo_grow(uint8_t **buf, size_t *cap, size_t need);
 
+/*
+ * The same for an array: parr is the address of the array's pointer (of
+ * any element type), *cap counts elements of size bytes; it doubles from
+ * first.  0, or -1 with the array unchanged.  The evaluator's growing
+ * arrays use it.
+ */
+int llo_grow_array(void *parr, size_t *cap, size_t need, size_t size,
+    size_t first);
+
 /* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
 size_t llo_utf8_cut(const char *s, size_t len);
 

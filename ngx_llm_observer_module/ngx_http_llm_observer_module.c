@@ -2,11 +2,22 @@
  * ngx_http_llm_observer_module: observes LLM API calls proxied by nginx.
  *
  * The request body is read as it passes through the request body filter
- * chain, the response in the header and body filters; no byte is held
- * back or changed.  At the log phase one record per call is appended to a
- * shared-memory ring (llo_ring.h) that the evaluator drains.
+ * chain, the response in the header and body filters.  With llm_observer
+ * alone no byte is held back or changed.  Bytes change only where a
+ * directive asks:
  *
- * API keys, limits and refusals: ngx_http_llm_observer_keys.c.
+ *   llm_observer_stream_usage on   the upstream request gets
+ *       stream_options.include_usage; the usage chunk and "usage":null
+ *       members are taken out of the response again (llo_strip.c), so
+ *       the client gets what it would have got without the directive
+ *   llm_observer_limit_stream cut  a stream that runs past the key's
+ *       tokens is ended for the client in the provider's format
+ *   llm_observer_auth on           refusals are answered by the module;
+ *       the client's key headers and key= never reach the upstream
+ *       (ngx_http_llm_observer_keys.c)
+ *
+ * At the log phase one record per call is appended to a shared-memory
+ * ring (llo_ring.h) that the evaluator drains.
  */
 
 #include "ngx_http_llm_observer_module.h"

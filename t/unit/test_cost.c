@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "llo_cost.h"
 
 
@@ -889,7 +890,6 @@ main(void)
     int       failed;
     Suite    *s;
     TCase    *tc;
-    SRunner  *sr;
 
     s = suite_create("cost");
     tc = tcase_create("cost");
@@ -907,10 +907,7 @@ main(void)
     tcase_add_test(tc, test_shipped_prices);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(s);
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_main.h"
 #include "llo_keys.h"
 
 
@@ -1693,6 +1694,55 @@ START_TEST(test_duration)
 END_TEST
 
 
+/* llo_key_describe()'s line read back: what the audit relies on */
+
+START_TEST(test_line_parse)
+{
+    int        i;
+    char       buf[LLO_KEY_DESCRIBE_MAX], err[256];
+    uint32_t   prefix;
+    llo_key_t  k;
+
+    static const struct {
+        const char  *line;
+        const char  *err;
+    }  bad[] = {
+        { "\tba7816bf\t\t\t\t\t\t\t", " has no name" },
+        { "svc\tba7816b\t\t\t\t\t\t\t",
+          ": key prefix \"ba7816b\" is not 8 lowercase hex digits" },
+        { "svc\tBA7816BF\t\t\t\t\t\t\t",
+          ": key prefix \"BA7816BF\" is not 8 lowercase hex digits" },
+        { "svc\tba7816bg\t\t\t\t\t\t\t",
+          ": key prefix \"ba7816bg\" is not 8 lowercase hex digits" },
+        { "svc\tba7816bf\t\t\t", " has 5 fields (expected 9)" },
+        { "svc", " has 1 fields (expected 9)" },
+        { "", " has no name" },
+        { NULL, NULL }
+    };
+
+    ck_assert(llo_t_parse(&k, "sha256:" LLO_T_ABC " name=svc team=search"
+                          " models=gpt-4o,o3* rpm=60 budget=5/day", NULL)
+              == 0);
+    llo_key_describe(&k, buf, sizeof(buf));
+    ck_assert_int_eq(llo_key_line_parse(buf, strlen(buf), &prefix, err,
+                                        sizeof(err)), 0);
+    ck_assert_uint_eq(prefix, 0xba7816bf);
+
+    /* a newer module's extra fields are allowed */
+    strcat(buf, "\tnew");
+    ck_assert_int_eq(llo_key_line_parse(buf, strlen(buf), &prefix, err,
+                                        sizeof(err)), 0);
+
+    for (i = 0; bad[i].line; i++) {
+        err[0] = '\0';
+        ck_assert_int_eq(llo_key_line_parse(bad[i].line,
+                                            strlen(bad[i].line), &prefix,
+                                            err, sizeof(err)), -1);
+        ck_assert_str_eq(err, bad[i].err);
+    }
+}
+END_TEST
+
 /* -- the key in a query ---------------------------------------------------- */
 
 
@@ -1825,7 +1875,6 @@ main(void)
     int       failed;
     Suite    *s;
     TCase    *tc;
-    SRunner  *sr;
 
     s = suite_create("keys");
 
@@ -1839,6 +1888,7 @@ main(void)
     tcase_add_test(tc, test_model_ok);
     tcase_add_test(tc, test_expired);
     tcase_add_test(tc, test_describe);
+    tcase_add_test(tc, test_line_parse);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("query");
@@ -1876,10 +1926,7 @@ main(void)
     tcase_add_test(tc, test_duration);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(s);
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

@@ -27,6 +27,7 @@
 #include <yajl/yajl_parse.h>
 #include <zlib.h>
 
+#include "check_main.h"
 #include "llo_parse.h"
 
 
@@ -4794,7 +4795,6 @@ main(void)
 {
     int       failed;
     char     *bench;
-    SRunner  *sr;
 
     bench = getenv("LLO_BENCH");
 
@@ -4803,10 +4803,7 @@ main(void)
         return 0;
     }
 
-    sr = srunner_create(llo_t_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(llo_t_suite());
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

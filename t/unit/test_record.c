@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "llo_record.h"
 
 
@@ -786,7 +787,6 @@ main(void)
     int       failed;
     Suite    *s;
     TCase    *tc;
-    SRunner  *sr;
 
     s = suite_create("record");
     tc = tcase_create("record");
@@ -804,10 +804,7 @@ main(void)
     tcase_add_test(tc, test_columns_match_sql);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(s);
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "check_main.h"
 #include "llo_ring.h"
 #include "llo_record.h"
 
@@ -2599,7 +2600,6 @@ main(void)
     const char  *bench;
     Suite       *s;
     TCase       *tc;
-    SRunner     *sr;
 
     strcpy(llo_t_dir, "/tmp/llo-test-ring.XXXXXX");
 
@@ -2648,10 +2648,7 @@ main(void)
     tcase_add_test(tc, test_corrupt_header);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(s);
 
     bench = getenv("LLO_BENCH");
 
@@ -2662,5 +2659,5 @@ main(void)
 
     llo_t_rmdir(llo_t_dir);
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "llo_strip.h"
 
 
@@ -278,7 +279,6 @@ main(void)
     int       failed;
     Suite    *s;
     TCase    *tc;
-    SRunner  *sr;
 
     s = suite_create("strip");
     tc = tcase_create("strip");
@@ -289,10 +289,7 @@ main(void)
     tcase_add_test(tc, test_too_big_passes);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(s);
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }

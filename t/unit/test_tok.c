@@ -32,6 +32,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "check_main.h"
 #include "llo_tok.h"
 
 
@@ -1504,7 +1505,6 @@ main(void)
     char          path[512];
     Suite        *su;
     TCase        *tc;
-    SRunner      *sr;
     DIR          *d;
     llo_t_enc_t  *e;
 
@@ -1582,10 +1582,7 @@ main(void)
     tcase_add_test(tc, test_load_errors);
     suite_add_tcase(su, tc);
 
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = llo_t_run_suite(su);
 
     for (i = 0; i < LLO_T_NENC; i++) {
         e = &llo_t_encs[i];
@@ -1603,5 +1600,5 @@ main(void)
         (void) rmdir(llo_t_dir);
     }
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return llo_t_exit(failed);
 }
