@@ -4,8 +4,8 @@
  *
  * main() reads top to bottom: command line -> configuration -> the
  * command (run, drain, migrate, ring-stat).  "run" is the daemon: open the
- * log, signals, pid file, then the loop that connects, attaches to the
- * ring and drains it batch by batch.
+ * log, signals, pid file, then the event loop whose timers attach to the
+ * ring, connect to PostgreSQL and drain the ring batch by batch.
  */
 
 #define _GNU_SOURCE
@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "llo_eval_keygen.h"
 #include "llo_eval_keys.h"
 #include "llo_eval_log.h"
+#include "llo_eval_loop.h"
 #include "llo_eval_pg.h"
 
 
@@ -55,17 +55,29 @@ typedef struct {
     llo_keysets_t       keys;
     llo_sink_t          keys_sink;
 
+    /* the daemon: a loop of timers (llo_eval_loop.h) */
+    llo_loop_t          loop;
+    llo_timer_t         attach;         /* to the ring, every second */
+    llo_timer_t         connect;        /* to PostgreSQL, with backoff */
+    llo_timer_t         batch;          /* a batch; at once while full */
+    llo_timer_t         maintain;       /* partitions ahead, hourly */
+
     int64_t             outage_since;   /* wall clock ms, 0: none */
     int64_t             backoff;
-    int64_t             next_attach;
-    int64_t             next_maintain;
     int64_t             next_ring_check;
+    int                 rc;             /* of "run": 1 after a fatal error */
     unsigned            reconnect_logged:1;
     unsigned            pid_written:1;
+    unsigned            fatal:1;
 } llo_eval_t;
 
 
 static int llo_eval_run(llo_eval_t *ev);
+static void llo_eval_attach_timer(llo_loop_t *loop, llo_timer_t *t);
+static void llo_eval_connect_timer(llo_loop_t *loop, llo_timer_t *t);
+static void llo_eval_drain_timer(llo_loop_t *loop, llo_timer_t *t);
+static void llo_eval_maintain_timer(llo_loop_t *loop, llo_timer_t *t);
+static void llo_eval_failed(llo_eval_t *ev, const char *why);
 static int llo_eval_drain(llo_eval_t *ev);
 static int llo_eval_migrate(llo_eval_t *ev);
 static int llo_eval_ring_stat(llo_eval_t *ev);
@@ -76,9 +88,8 @@ static void llo_eval_recovered(llo_eval_t *ev);
 static void llo_eval_reload(llo_eval_t *ev);
 static int llo_eval_log_open(llo_eval_t *ev);
 static int llo_pid_write(const char *path);
-static void llo_signals_init(void);
+static void llo_signals_init(llo_loop_t *loop);
 static void llo_signal_handler(int signo);
-static void llo_sleep(int64_t ms);
 static void llo_usage(FILE *f);
 
 
@@ -261,20 +272,23 @@ llo_usage(FILE *f)
 
 /* the daemon */
 
+/*
+ * The daemon: timers for the ring (attach), PostgreSQL (connect, with
+ * backoff), the batches (drain) and the partitions (maintain); each arms
+ * the next thing to do.  Signals only set flags, seen between loop turns.
+ */
+
 static int
 llo_eval_run(llo_eval_t *ev)
 {
-    int              rc, busy;
-    char             err[1024];
-    int64_t          now, pause;
-    uint64_t         waiting;
-    llo_drain_rc_e   drc;
+    char  err[1024];
 
     if (llo_eval_log_open(ev) != 0) {
         return 1;
     }
 
-    llo_signals_init();
+    llo_loop_init(&ev->loop);
+    llo_signals_init(&ev->loop);
 
     if (ev->conf.pid_file[0] != '\0') {
         if (llo_pid_write(ev->conf.pid_file) != 0) {
@@ -290,131 +304,44 @@ llo_eval_run(llo_eval_t *ev)
             (long long) ev->conf.flush_interval);
 
     ev->backoff = LLO_BACKOFF_MIN_MS;
-    rc = 0;
+    ev->rc = 0;
 
-    while (!llo_quit) {
+    /* in this order when due together: the ring first, so that the
+     * outage messages count what waits in it */
+
+    (void) llo_loop_timer(&ev->loop, &ev->attach, "attach",
+                          llo_eval_attach_timer, ev);
+    (void) llo_loop_timer(&ev->loop, &ev->connect, "connect",
+                          llo_eval_connect_timer, ev);
+    (void) llo_loop_timer(&ev->loop, &ev->batch, "batch",
+                          llo_eval_drain_timer, ev);
+    (void) llo_loop_timer(&ev->loop, &ev->maintain, "maintain",
+                          llo_eval_maintain_timer, ev);
+
+    llo_timer_in(&ev->attach, 0);
+    llo_timer_in(&ev->connect, 0);
+
+    while (!llo_quit && !ev->fatal) {
 
         if (llo_reconfigure) {
             llo_reconfigure = 0;
             llo_eval_reload(ev);
         }
 
-        now = llo_now_ms();
-
-        /* the ring first: the outage messages count what waits in it */
-        if (!ev->drain.attached && now >= ev->next_attach
-            && llo_eval_attach(ev, err, sizeof(err)) != 0)
-        {
-            llo_log_limited(LLO_LOG_WARN, "%s; retrying every second", err);
-            ev->next_attach = now + LLO_ATTACH_RETRY_MS;
-        }
-
-        if (ev->pg.conn == NULL) {
-            switch (llo_eval_connect(ev, err, sizeof(err))) {
-
-            case 0:
-                break;
-
-            case -1:
-                llo_eval_outage(ev, err);
-                continue;
-
-            default:
-                llo_log(LLO_LOG_ERROR, "%s", err);
-                rc = 1;
-                goto done;
-            }
-
-            if (ev->outage_since && !ev->reconnect_logged) {
-                waiting = ev->drain.attached
-                          ? llo_drain_waiting(&ev->drain.ring, &busy) : 0;
-
-                llo_log(LLO_LOG_INFO, "reconnected to PostgreSQL after "
-                        "%lld s, %llu records waiting",
-                        (long long) (llo_wall_ms() - ev->outage_since)
-                        / 1000, (unsigned long long) waiting);
-
-                ev->reconnect_logged = 1;
-            }
-
-            ev->next_maintain = now + LLO_MAINTAIN_MS;
-        }
-
-        if (!ev->drain.attached) {
-            pause = ev->next_attach - now;
-            llo_sleep(pause < ev->conf.flush_interval
-                      ? pause : ev->conf.flush_interval);
-            continue;
-        }
-
-        if (now >= ev->next_maintain) {
-            if (llo_pg_partitions_ahead(&ev->pg,
-                                        ev->conf.partition_months_ahead,
-                                        err, sizeof(err))
-                != 0)
-            {
-                goto failed;
-            }
-
-            ev->next_maintain = now + LLO_MAINTAIN_MS;
-        }
-
-        drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err,
-                              sizeof(err));
-
-        switch (drc) {
-
-        case LLO_DRAIN_MORE:
-            llo_eval_recovered(ev);
-            continue;
-
-        case LLO_DRAIN_BUSY:
-            llo_eval_recovered(ev);
-            llo_sleep(ev->conf.flush_interval < LLO_BUSY_RETRY_MS
-                      ? ev->conf.flush_interval : LLO_BUSY_RETRY_MS);
-            continue;
-
-        case LLO_DRAIN_EMPTY:
-            llo_eval_recovered(ev);
-
-            if (now >= ev->next_ring_check) {
-                ev->next_ring_check = now + LLO_RING_CHECK_MS;
-
-                /* nginx made a new ring (a new size); the old is drained */
-                if (llo_drain_replaced(&ev->drain)) {
-                    llo_log(LLO_LOG_INFO, "ring \"%s\" was replaced; "
-                            "attaching to the new one", ev->drain.path);
-                    llo_drain_detach(&ev->drain);
-                    continue;
-                }
-            }
-
-            llo_sleep(ev->conf.flush_interval);
-            continue;
-
-        case LLO_DRAIN_FAILED:
-            break;
-        }
-
-    failed:
-
-        llo_pg_close(&ev->pg);
-        llo_eval_outage(ev, err);
+        (void) llo_loop_once(&ev->loop, -1);
     }
 
     /*
-     * SIGTERM while sleeping: what waits in the ring now is the batch to
+     * SIGTERM while waiting: what waits in the ring now is the batch to
      * finish, one batch so the stop stays prompt (a second SIGTERM ends
      * a slow one at once, and what it did not take stays in the ring)
      */
-    if (ev->pg.conn != NULL && ev->drain.attached
+    if (!ev->fatal && ev->pg.conn != NULL && ev->drain.attached
         && llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err, sizeof(err))
            == LLO_DRAIN_FAILED)
     {
         llo_log(LLO_LOG_ERROR, "%s; the records stay in the ring", err);
     }
-
-done:
 
     llo_log(LLO_LOG_INFO, "exiting: %llu records taken from the ring, "
             "%llu rows inserted, %llu duplicates, %llu bad, %llu skipped",
@@ -429,7 +356,172 @@ done:
                 strerror(errno));
     }
 
-    return rc;
+    return ev->rc;
+}
+
+
+static void
+llo_eval_attach_timer(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_eval_t  *ev = t->data;
+
+    char  err[1024];
+
+    if (ev->drain.attached) {
+        return;
+    }
+
+    if (llo_eval_attach(ev, err, sizeof(err)) != 0) {
+        llo_log_limited(LLO_LOG_WARN, "%s; retrying every second", err);
+        llo_timer_in(t, LLO_ATTACH_RETRY_MS);
+        return;
+    }
+
+    if (ev->pg.conn != NULL) {
+        llo_timer_in(&ev->batch, 0);
+    }
+}
+
+
+static void
+llo_eval_connect_timer(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_eval_t  *ev = t->data;
+
+    int       busy;
+    char      err[1024];
+    uint64_t  waiting;
+
+    if (ev->pg.conn != NULL) {
+        return;
+    }
+
+    switch (llo_eval_connect(ev, err, sizeof(err))) {
+
+    case 0:
+        break;
+
+    case -1:
+        llo_eval_outage(ev, err);
+        return;
+
+    default:
+        /* the schema is not what this build writes: retrying won't do */
+        llo_log(LLO_LOG_ERROR, "%s", err);
+        ev->rc = 1;
+        ev->fatal = 1;
+        return;
+    }
+
+    if (ev->outage_since && !ev->reconnect_logged) {
+        waiting = ev->drain.attached
+                  ? llo_drain_waiting(&ev->drain.ring, &busy) : 0;
+
+        llo_log(LLO_LOG_INFO, "reconnected to PostgreSQL after %lld s, "
+                "%llu records waiting",
+                (long long) (llo_wall_ms() - ev->outage_since) / 1000,
+                (unsigned long long) waiting);
+
+        ev->reconnect_logged = 1;
+    }
+
+    llo_timer_in(&ev->maintain, LLO_MAINTAIN_MS);
+
+    if (ev->drain.attached) {
+        llo_timer_in(&ev->batch, 0);
+    }
+}
+
+
+static void
+llo_eval_drain_timer(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_eval_t  *ev = t->data;
+
+    char             err[1024];
+    int64_t          now;
+    llo_drain_rc_e   drc;
+
+    if (!ev->drain.attached || ev->pg.conn == NULL) {
+        return;
+    }
+
+    drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err, sizeof(err));
+
+    switch (drc) {
+
+    case LLO_DRAIN_MORE:
+        llo_eval_recovered(ev);
+        llo_timer_in(t, 0);
+        return;
+
+    case LLO_DRAIN_BUSY:
+        llo_eval_recovered(ev);
+        llo_timer_in(t, ev->conf.flush_interval < LLO_BUSY_RETRY_MS
+                        ? ev->conf.flush_interval : LLO_BUSY_RETRY_MS);
+        return;
+
+    case LLO_DRAIN_EMPTY:
+        llo_eval_recovered(ev);
+
+        now = llo_now_ms();
+
+        if (now >= ev->next_ring_check) {
+            ev->next_ring_check = now + LLO_RING_CHECK_MS;
+
+            /* nginx made a new ring (a new size); the old is drained */
+            if (llo_drain_replaced(&ev->drain)) {
+                llo_log(LLO_LOG_INFO, "ring \"%s\" was replaced; "
+                        "attaching to the new one", ev->drain.path);
+                llo_drain_detach(&ev->drain);
+                llo_timer_in(&ev->attach, 0);
+                return;
+            }
+        }
+
+        llo_timer_in(t, ev->conf.flush_interval);
+        return;
+
+    case LLO_DRAIN_FAILED:
+        break;
+    }
+
+    llo_eval_failed(ev, err);
+}
+
+
+static void
+llo_eval_maintain_timer(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_eval_t  *ev = t->data;
+
+    char  err[1024];
+
+    if (ev->pg.conn == NULL) {
+        return;
+    }
+
+    if (llo_pg_partitions_ahead(&ev->pg, ev->conf.partition_months_ahead,
+                                err, sizeof(err))
+        != 0)
+    {
+        llo_eval_failed(ev, err);
+        return;
+    }
+
+    llo_timer_in(t, LLO_MAINTAIN_MS);
+}
+
+
+/* PostgreSQL failed: drop the connection, connect again with backoff */
+
+static void
+llo_eval_failed(llo_eval_t *ev, const char *why)
+{
+    llo_pg_close(&ev->pg);
+    llo_timer_stop(&ev->batch);
+    llo_timer_stop(&ev->maintain);
+    llo_eval_outage(ev, why);
 }
 
 
@@ -506,8 +598,8 @@ llo_eval_attach(llo_eval_t *ev, char *err, size_t errlen)
 
 
 /*
- * log the outage once, and once a minute while it lasts; then wait:
- * 100 ms, doubling up to 10 s
+ * log the outage once, and once a minute while it lasts; connect again
+ * after 100 ms, doubling up to 10 s
  */
 
 static void
@@ -525,7 +617,7 @@ llo_eval_outage(llo_eval_t *ev, const char *why)
         llo_log_limited(LLO_LOG_ERROR, "still failing: %s", why);
     }
 
-    llo_sleep(ev->backoff);
+    llo_timer_in(&ev->connect, ev->backoff);
 
     ev->backoff = ev->backoff * 2 > LLO_BACKOFF_MAX_MS
                   ? LLO_BACKOFF_MAX_MS : ev->backoff * 2;
@@ -598,6 +690,7 @@ llo_eval_reload(llo_eval_t *ev)
     if (strcmp(nc.pg_conninfo, ev->conf.pg_conninfo) != 0) {
         llo_log(LLO_LOG_INFO, "pg_conninfo changed: reconnecting");
         llo_pg_close(&ev->pg);
+        llo_timer_in(&ev->connect, 0);
     }
 
     if (strcmp(nc.ring_path, ev->conf.ring_path) != 0) {
@@ -609,7 +702,7 @@ llo_eval_reload(llo_eval_t *ev)
                 (unsigned long long) waiting, ev->conf.ring_path);
 
         llo_drain_detach(&ev->drain);
-        ev->next_attach = 0;
+        llo_timer_in(&ev->attach, 0);
     }
 
     llo_conf_free(&ev->conf);
@@ -648,7 +741,8 @@ llo_eval_drain(llo_eval_t *ev)
         return 1;
     }
 
-    llo_signals_init();
+    llo_loop_init(&ev->loop);
+    llo_signals_init(&ev->loop);
 
     if (llo_drain_attach(&ev->drain, ev->conf.ring_path, err, sizeof(err))
         != 0)
@@ -680,7 +774,7 @@ llo_eval_drain(llo_eval_t *ev)
 
         if (drc == LLO_DRAIN_BUSY) {
             /* llo_ring_read() skips it once torn_timeout has passed */
-            llo_sleep(LLO_BUSY_RETRY_MS);
+            (void) llo_loop_once(&ev->loop, LLO_BUSY_RETRY_MS);
         }
     }
 
@@ -814,9 +908,13 @@ llo_pid_write(const char *path)
 
 
 static void
-llo_signals_init(void)
+llo_signals_init(llo_loop_t *loop)
 {
     struct sigaction  sa;
+
+    (void) llo_loop_signal(loop, SIGTERM, &llo_quit);
+    (void) llo_loop_signal(loop, SIGINT, &llo_quit);
+    (void) llo_loop_signal(loop, SIGHUP, &llo_reconfigure);
 
     memset(&sa, 0, sizeof(struct sigaction));
     sigemptyset(&sa.sa_mask);
@@ -849,35 +947,4 @@ llo_signal_handler(int signo)
     } else {
         llo_quit = 1;
     }
-}
-
-
-/*
- * Sleep ms, or less when a signal comes: the flags are checked with the
- * signals blocked and ppoll() unblocks them atomically, so one arriving
- * just before the sleep still ends it.
- */
-
-static void
-llo_sleep(int64_t ms)
-{
-    sigset_t         block, old;
-    struct timespec  ts;
-
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGHUP);
-
-    if (sigprocmask(SIG_BLOCK, &block, &old) == -1) {
-        return;
-    }
-
-    if (!llo_quit && !llo_reconfigure) {
-        ts.tv_sec = ms / 1000;
-        ts.tv_nsec = (ms % 1000) * 1000000;
-        (void) ppoll(NULL, 0, &ts, &old);
-    }
-
-    (void) sigprocmask(SIG_SETMASK, &old, NULL);
 }
