@@ -38,6 +38,14 @@ MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c \
               $(SHARED_DIR)/ngx_http_llm_observer_module.h
 EVAL_SRC   := $(wildcard evaluator/*.c)
 EVAL_HDR   := $(wildcard evaluator/*.h)
+EVAL_MAIN  := evaluator/llo_evaluator.c
+# the cores and the evaluator are built once, into static libraries that
+# the daemon and the unit tests link (each links only what it calls)
+CORE_LIB   := $(BUILD)/libllo.a
+EVAL_LIB   := $(BUILD)/libllo_eval.a
+CORE_OBJ   := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
+EVAL_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,\
+                  $(filter-out $(EVAL_MAIN),$(EVAL_SRC)))
 # '=', not ':=': on a fresh machine pkg-config and the libraries arrive
 # with 'make deps', after this file was read
 EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
@@ -45,7 +53,7 @@ EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
-UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) \
+UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) -lpq \
               $(shell pkg-config --libs yajl) -lz -lm \
               $(shell pkg-config --libs libpcre2-8) -lcrypto
 
@@ -103,18 +111,32 @@ loadcheck: module
 
 evaluator: $(BUILD)/llm-evaluator
 
-$(BUILD)/llm-evaluator: $(EVAL_SRC) $(EVAL_HDR) $(SHARED_SRC) $(SHARED_HDR)
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) \
-	    -DLLO_SQL_DIR='"$(PREFIX)/share/llm-observer/sql"' \
-	    -o $@ $(EVAL_SRC) $(SHARED_SRC) $(EVAL_LIBS)
+$(BUILD)/obj/%.o: %.c $(SHARED_HDR) $(EVAL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/evaluator/llo_eval_conf.o: \
+    CPPFLAGS += -DLLO_SQL_DIR='"$(PREFIX)/share/llm-observer/sql"'
+
+$(CORE_LIB): $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(EVAL_LIB): $(EVAL_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/llm-evaluator: $(EVAL_MAIN) $(EVAL_HDR) $(EVAL_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -o $@ $(EVAL_MAIN) $(EVAL_LIB) \
+	    $(CORE_LIB) $(EVAL_LIBS)
 
 # -- tests ----------------------------------------------------------------
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/check_main.h $(SHARED_SRC) $(SHARED_HDR)
+$(BUILD)/unit/%: t/unit/%.c t/unit/check_main.h $(EVAL_LIB) $(CORE_LIB) \
+        $(SHARED_HDR) $(EVAL_HDR)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -It/unit \
-	    -DLLO_T_SQL_DIR='"$(REPO)/sql"' -o $@ $< $(SHARED_SRC) \
+	    -DLLO_T_SQL_DIR='"$(REPO)/sql"' -o $@ $< $(EVAL_LIB) $(CORE_LIB) \
 	    $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)

@@ -330,12 +330,13 @@ static int
 llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     uint64_t *rejected, char *err, size_t errlen)
 {
-    size_t       i;
+    size_t       i, tried;
     uint64_t     n;
     llo_sink_t  *sink;
 
     *inserted = 0;
     *rejected = 0;
+    tried = 0;
 
     /*
      * Each sink alone first, so that a call row at fault does not hold
@@ -346,9 +347,13 @@ llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     for (i = 0; i < d->nsinks; i++) {
         sink = d->sinks[i];
 
-        if (sink->pending(sink->data) == 0
-            || llo_drain_txn(d, pg, 0, 0, &sink, 1, &n, err, errlen) == 0)
-        {
+        if (sink->pending(sink->data) == 0) {
+            continue;
+        }
+
+        tried++;
+
+        if (llo_drain_txn(d, pg, 0, 0, &sink, 1, &n, err, errlen) == 0) {
             continue;
         }
 
@@ -367,7 +372,17 @@ llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
         return -1;
     }
 
-    /* the whole batch has just failed: start with its halves */
+    /*
+     * The whole batch has just failed: start with its halves, unless a
+     * sink wrote in it too, which may have been the one at fault: then
+     * the rows alone first (a lone row is never taken for the culprit
+     * untried).
+     */
+    if (tried) {
+        return llo_drain_split(d, pg, 0, d->nrows, inserted, rejected, err,
+                               errlen);
+    }
+
     return llo_drain_halves(d, pg, 0, d->nrows, inserted, rejected, err,
                             errlen);
 }

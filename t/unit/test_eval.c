@@ -1,0 +1,839 @@
+/*
+ * Unit tests for the evaluator's own code, linked from build/libllo_eval.a:
+ * the configuration parser (every error message), the COPY text (every
+ * byte value, invalid UTF-8, NUL), the drain's transaction with its
+ * sinks and the batch-halving on rejected rows, and the event loop.
+ *
+ * The drain runs against this file's llo_pg_begin/rows/commit/rollback/
+ * partitions: the linker takes them before llo_eval_pg.o, so the batch
+ * logic is tested on its own (the integration tests run it against a real
+ * PostgreSQL).
+ */
+
+#define _GNU_SOURCE
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "check_main.h"
+#include "llo_record.h"
+#include "llo_ring.h"
+#include "llo_eval_conf.h"
+#include "llo_eval_copy.h"
+#include "llo_eval_drain.h"
+#include "llo_eval_log.h"
+#include "llo_eval_loop.h"
+#include "llo_eval_pg.h"
+
+
+static char  llo_t_dir[] = "/tmp/llo-test-eval-XXXXXX";
+
+
+/* -- configuration --------------------------------------------------------- */
+
+
+static char *
+llo_t_file(const char *name, const char *text)
+{
+    FILE        *f;
+    static char  path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", llo_t_dir, name);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+
+    return path;
+}
+
+
+static const struct {
+    const char  *text;
+    const char  *err;       /* after "<file>:" */
+} llo_t_conf_errors[] = {
+    { "batch_size = abc\n",
+      "1: invalid value \"abc\" for batch_size (expected 1..100000)" },
+    { "batch_size = 0\n",
+      "1: invalid value \"0\" for batch_size (expected 1..100000)" },
+    { "batch_size = 100001\n",
+      "1: invalid value \"100001\" for batch_size (expected 1..100000)" },
+    { "# a comment\n\nnope = 1\n", "3: unknown key \"nope\"" },
+    { "batch_size = 10\nbatch_size = 20\n",
+      "2: duplicate key \"batch_size\" (already set on line 1)" },
+    { "batch_size 10\n",
+      "1: expected \"key = value\", got \"batch_size 10\"" },
+    { "= 10\n", "1: expected \"key = value\", got \"= 10\"" },
+    { "log_file = \"/tmp/x\n",
+      "1: unterminated quoted value for log_file" },
+    { "log_file = \"/tmp/x\" y\n",
+      "1: unexpected \"y\" after the quoted value of log_file" },
+    { "flush_interval = 0\n",
+      "1: invalid value \"0\" for flush_interval (expected 1ms..1h, e.g. "
+      "200ms or 1s)" },
+    { "flush_interval = 2h\n",
+      "1: invalid value \"2h\" for flush_interval (expected 1ms..1h, e.g. "
+      "200ms or 1s)" },
+    { "torn_timeout = soon\n",
+      "1: invalid value \"soon\" for torn_timeout (expected 1ms..1h, e.g. "
+      "500ms or 2s)" },
+    { "log_level = loud\n",
+      "1: invalid value \"loud\" for log_level (expected error, warn, info "
+      "or debug)" },
+    { "partition_months_ahead = 121\n",
+      "1: invalid value \"121\" for partition_months_ahead (expected "
+      "0..120)" },
+    { "ring_path =\n",
+      "1: invalid value \"\" for ring_path (expected a path)" },
+    { NULL, NULL }
+};
+
+
+START_TEST(test_conf_errors)
+{
+    int         i;
+    char        err[1024], want[1024], *path;
+    llo_conf_t  conf;
+
+    for (i = 0; llo_t_conf_errors[i].text; i++) {
+        path = llo_t_file("bad.conf", llo_t_conf_errors[i].text);
+        err[0] = '\0';
+
+        ck_assert_int_eq(llo_conf_load(&conf, path, NULL, 0, err,
+                                       sizeof(err)), -1);
+
+        snprintf(want, sizeof(want), "%s:%s", path, llo_t_conf_errors[i].err);
+        ck_assert_msg(strcmp(err, want) == 0, "\"%s\":\n got \"%s\"\n want "
+                      "\"%s\"", llo_t_conf_errors[i].text, err, want);
+    }
+
+    snprintf(want, sizeof(want), "%s/none.conf", llo_t_dir);
+    ck_assert_int_eq(llo_conf_load(&conf, want, NULL, 0, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, "cannot open configuration file") == err
+                  && strstr(err, "No such file or directory") != NULL,
+                  "%s", err);
+}
+END_TEST
+
+
+START_TEST(test_conf_values)
+{
+    char        err[1024], *path;
+    char       *over[] = { "batch_size=7", "log_level = debug" };
+    char       *bad[] = { "batch_size=x" };
+    llo_conf_t  conf;
+
+    path = llo_t_file("good.conf",
+                      "# the evaluator\n"
+                      "ring_path = /dev/shm/x.ring   # a comment\n"
+                      "batch_size = 1000\n"
+                      "flush_interval = 1s\n"
+                      "pg_conninfo = \"host=/tmp dbname=llo # not a "
+                      "comment\"\n");
+
+    ck_assert_int_eq(llo_conf_load(&conf, path, NULL, 0, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(conf.ring_path, "/dev/shm/x.ring");
+    ck_assert_int_eq(conf.batch_size, 1000);
+    ck_assert_int_eq(conf.flush_interval, 1000);
+    ck_assert_int_eq(conf.torn_timeout, 2000);
+    ck_assert_str_eq(conf.pg_conninfo, "host=/tmp dbname=llo # not a "
+                     "comment");
+    llo_conf_free(&conf);
+
+    /* -o wins over the file, and may repeat its keys */
+    ck_assert_int_eq(llo_conf_load(&conf, path, over, 2, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(conf.batch_size, 7);
+    ck_assert_int_eq(conf.log_level, LLO_LOG_DEBUG);
+    llo_conf_free(&conf);
+
+    ck_assert_int_eq(llo_conf_load(&conf, path, bad, 1, err, sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "-o:1: invalid value \"x\" for batch_size "
+                     "(expected 1..100000)");
+
+    /* no file: the defaults */
+    ck_assert_int_eq(llo_conf_load(&conf, NULL, NULL, 0, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(conf.ring_path, "/dev/shm/llm_observer.ring");
+    ck_assert_int_eq(conf.batch_size, 5000);
+    ck_assert_int_eq(conf.flush_interval, 200);
+    llo_conf_free(&conf);
+}
+END_TEST
+
+
+/* -- COPY text ------------------------------------------------------------- */
+
+
+static char *
+llo_t_copy(const char *s, size_t len)
+{
+    llo_buf_t    b;
+    static char  out[4096];
+
+    memset(&b, 0, sizeof(llo_buf_t));
+    llo_copy_text(&b, s, len);
+    ck_assert_uint_lt(b.len, sizeof(out));
+    memcpy(out, b.data, b.len);
+    out[b.len] = '\0';
+    llo_buf_free(&b);
+
+    return out;
+}
+
+
+/* every byte value alone: ASCII as is (escaped where COPY needs it), NUL
+ * dropped, every other byte alone is invalid UTF-8: U+FFFD */
+
+START_TEST(test_copy_every_byte)
+{
+    int    c;
+    char   in[1], want[8];
+    char  *out;
+
+    for (c = 0; c < 256; c++) {
+        in[0] = (char) c;
+        out = llo_t_copy(in, 1);
+
+        switch (c) {
+        case 0:    strcpy(want, ""); break;
+        case '\\': strcpy(want, "\\\\"); break;
+        case '\t': strcpy(want, "\\t"); break;
+        case '\n': strcpy(want, "\\n"); break;
+        case '\r': strcpy(want, "\\r"); break;
+        default:
+            if (c < 0x80) {
+                want[0] = (char) c;
+                want[1] = '\0';
+
+            } else {
+                strcpy(want, "\xef\xbf\xbd");
+            }
+        }
+
+        ck_assert_msg(strcmp(out, want) == 0, "byte 0x%02x", c);
+    }
+}
+END_TEST
+
+
+static const struct {
+    const char  *in;
+    size_t       len;
+    const char  *out;
+} llo_t_utf8[] = {
+    /* well-formed: kept */
+    { "caf\xc3\xa9", 5, "caf\xc3\xa9" },
+    { "\xe2\x82\xac", 3, "\xe2\x82\xac" },
+    { "\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80" },
+    { "\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf" },          /* U+10FFFF */
+    /* overlong, surrogate, past U+10FFFF: each byte replaced */
+    { "\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd" },
+    { "\xe0\x80\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+    { "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+    { "\xf4\x90\x80\x80", 4,
+      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+    /* cut short at the end, and by an ASCII byte */
+    { "a\xe2\x82", 3, "a\xef\xbf\xbd\xef\xbf\xbd" },
+    { "\xe2x\xac", 3, "\xef\xbf\xbdx\xef\xbf\xbd" },
+    /* NUL inside text */
+    { "a\0b", 3, "ab" },
+    { "\\N", 2, "\\\\N" },
+    { NULL, 0, NULL }
+};
+
+
+START_TEST(test_copy_utf8)
+{
+    int  i;
+
+    for (i = 0; llo_t_utf8[i].in; i++) {
+        ck_assert_msg(strcmp(llo_t_copy(llo_t_utf8[i].in, llo_t_utf8[i].len),
+                             llo_t_utf8[i].out) == 0, "case %d", i);
+    }
+}
+END_TEST
+
+
+/* a row: absent fields \N, numbers as COPY text, the flags as booleans */
+
+START_TEST(test_copy_row)
+{
+    int         month;
+    char        err[256], *line, *col[128], *p;
+    size_t      n;
+    llo_buf_t   b;
+    llo_rec_t   rec;
+    const llo_column_t  *c;
+
+    memset(&rec, 0, sizeof(llo_rec_t));
+    memset(&b, 0, sizeof(llo_buf_t));
+
+    /* no ts: refused */
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, &month, err, sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "no ts");
+
+    llo_rec_num(&rec, LLO_N_TS_US, -1);
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, &month, err, sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "ts -1 us is out of range");
+
+    /* 2026-12-03 10:20:30.000123 UTC */
+    llo_rec_num(&rec, LLO_N_TS_US, 1796293230000123LL);
+    llo_rec_num(&rec, LLO_N_STATUS, 200);
+    llo_rec_num(&rec, LLO_N_PROMPT_TOKENS, 5000000000LL);  /* past int4 */
+    llo_rec_num(&rec, LLO_N_BYTES_IN, 5000000000LL);
+    llo_rec_num(&rec, LLO_N_LATENCY_US, 1234567);
+    llo_rec_num(&rec, LLO_N_COST_NANO, -1500000001LL);
+    llo_rec_num(&rec, LLO_N_STREAM, 1);
+    llo_rec_num(&rec, LLO_N_FLAGS, LLO_FLAG_COUNT_TRUNC | LLO_FLAG_CUT);
+    llo_rec_str(&rec, LLO_S_CLIENT_ADDR, "not an address", 14);
+    llo_rec_str(&rec, LLO_S_REQUEST_MODEL, "gpt\t4o", 6);
+
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 0x1122334455667788ULL, 9,
+                                  &month, err, sizeof(err)), 0);
+    ck_assert_int_eq(month, 202612);
+
+    llo_buf_add(&b, "", 1);
+    line = b.data;
+    ck_assert_uint_eq(line[strlen(line) - 1], '\n');
+    line[strlen(line) - 1] = '\0';
+
+    for (n = 0, p = strtok(line, "\t"); p; p = strtok(NULL, "\t")) {
+        col[n++] = p;
+    }
+
+    /* every column of the table, in the table's order */
+    for (n = 0, c = llo_columns; c->name; c++) {
+        if (c->type == LLO_COL_NONE) {
+            continue;
+        }
+
+#define llo_t_col(column, want)                                              \
+        if (strcmp(c->name, column) == 0) {                                  \
+            ck_assert_msg(strcmp(col[n], want) == 0, "%s: \"%s\", want "     \
+                          "\"%s\"", column, col[n], want);                   \
+        }
+
+        llo_t_col("id", "11223344-5566-7788-0000-000000000009");
+        llo_t_col("ts", "2026-12-03 10:20:30.000123+00");
+        llo_t_col("status", "200");
+        llo_t_col("prompt_tokens", "\\N");
+        llo_t_col("bytes_in", "5000000000");
+        llo_t_col("latency_ms", "1234.567");
+        llo_t_col("cost_usd", "-1.500000001");
+        llo_t_col("stream", "t");
+        llo_t_col("client_addr", "\\N");
+        llo_t_col("request_model", "gpt\\t4o");
+        llo_t_col("response_model", "\\N");
+        llo_t_col("count_truncated", "t");
+        llo_t_col("cut", "t");
+        llo_t_col("incomplete", "f");
+
+#undef llo_t_col
+
+        n++;
+    }
+
+    llo_buf_free(&b);
+}
+END_TEST
+
+
+/* -- the drain, against a PostgreSQL of this file ------------------------ */
+
+
+typedef struct {
+    int         begins;
+    int         commits;
+    int         rollbacks;
+    int         down;           /* the next llo_pg_rows() fails so */
+    int         in_txn;
+    uint64_t    rows;           /* committed */
+    uint64_t    pending_rows;   /* of the open transaction */
+} llo_t_pg_t;
+
+static llo_t_pg_t  llo_t_pg;
+
+
+int
+llo_pg_begin(llo_pg_t *pg, char *err, size_t errlen)
+{
+    pg->data_error = 0;
+    ck_assert_int_eq(llo_t_pg.in_txn, 0);
+    llo_t_pg.in_txn = 1;
+    llo_t_pg.begins++;
+    llo_t_pg.pending_rows = 0;
+
+    return 0;
+}
+
+
+/* a row whose request_model is "BAD" is refused as data, as PostgreSQL
+ * refuses a row that breaks a constraint: the whole statement fails */
+
+int
+llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
+    char *err, size_t errlen)
+{
+    size_t  i, n;
+
+    ck_assert_int_eq(llo_t_pg.in_txn, 1);
+    *inserted = 0;
+
+    if (llo_t_pg.down) {
+        llo_t_pg.down--;
+        pg->data_error = 0;
+        snprintf(err, errlen, "server closed the connection");
+        return -1;
+    }
+
+    if (memmem(data, len, "\tBAD\t", 5) != NULL) {
+        pg->data_error = 1;
+        snprintf(err, errlen, "SQLSTATE 23514: a bad row");
+        return -1;
+    }
+
+    for (i = 0, n = 0; i < len; i++) {
+        n += data[i] == '\n';
+    }
+
+    llo_t_pg.pending_rows = n;
+    *inserted = n;
+
+    return 0;
+}
+
+
+int
+llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen)
+{
+    ck_assert_int_eq(llo_t_pg.in_txn, 1);
+    llo_t_pg.in_txn = 0;
+    llo_t_pg.commits++;
+    llo_t_pg.rows += llo_t_pg.pending_rows;
+
+    return 0;
+}
+
+
+void
+llo_pg_rollback(llo_pg_t *pg)
+{
+    if (llo_t_pg.in_txn) {
+        llo_t_pg.in_txn = 0;
+        llo_t_pg.rollbacks++;
+    }
+}
+
+
+int
+llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
+    size_t errlen)
+{
+    return 0;
+}
+
+
+void
+llo_pg_forget_partitions(llo_pg_t *pg)
+{
+}
+
+
+/* a sink that counts what the drain does with it */
+
+typedef struct {
+    int         added;
+    int         applied;        /* inside a transaction */
+    int         committed;
+    int         rejected_calls;
+    int         fail_data;      /* apply() refuses its data */
+    uint64_t    rejected;
+} llo_t_sink_t;
+
+
+static void
+llo_t_sink_reset(void *data)
+{
+    ((llo_t_sink_t *) data)->added = 0;
+    ((llo_t_sink_t *) data)->rejected = 0;
+}
+
+
+static int
+llo_t_sink_add(void *data, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq, char *err, size_t errlen)
+{
+    ((llo_t_sink_t *) data)->added++;
+    return 0;
+}
+
+
+static size_t
+llo_t_sink_pending(void *data)
+{
+    return (size_t) ((llo_t_sink_t *) data)->added * 10;
+}
+
+
+static int
+llo_t_sink_apply(void *data, llo_pg_t *pg, char *err, size_t errlen)
+{
+    llo_t_sink_t  *s = data;
+
+    ck_assert_int_eq(llo_t_pg.in_txn, 1);
+
+    if (s->fail_data) {
+        pg->data_error = 1;
+        snprintf(err, errlen, "SQLSTATE 23505: the sink's own fault");
+        return -1;
+    }
+
+    s->applied++;
+
+    return 0;
+}
+
+
+static void
+llo_t_sink_reject(void *data, const char *why)
+{
+    llo_t_sink_t  *s = data;
+
+    s->rejected_calls++;
+    s->rejected = (uint64_t) s->added;
+}
+
+
+static void
+llo_t_sink_committed(void *data)
+{
+    ((llo_t_sink_t *) data)->committed++;
+}
+
+
+static uint64_t
+llo_t_sink_rejected(void *data)
+{
+    return ((llo_t_sink_t *) data)->rejected;
+}
+
+
+static void
+llo_t_append(llo_ring_t *ring, int kind, const char *model)
+{
+    uint8_t    buf[512];
+    size_t     n;
+    llo_rec_t  rec;
+
+    memset(&rec, 0, sizeof(llo_rec_t));
+    llo_rec_num(&rec, LLO_N_KIND, kind);
+    llo_rec_num(&rec, LLO_N_TS_US, 1796293230000123LL);
+    llo_rec_str(&rec, LLO_S_REQUEST_MODEL, model, strlen(model));
+    llo_rec_str(&rec, LLO_S_RESPONSE_MODEL, "m", 1);
+
+    ck_assert_uint_le(llo_rec_size(&rec), sizeof(buf));
+    n = llo_rec_encode(&rec, buf);
+    ck_assert_uint_ne(llo_ring_append(ring, buf, n), 0);
+}
+
+
+/*
+ * 64 calls, 3 of them refused by the database, 2 key-set-like records
+ * for the sink: the rows at fault are found by halves, the others are
+ * committed once, the sink's part is committed with the batch, and a
+ * connection failure releases nothing and doubles nothing.
+ */
+
+START_TEST(test_drain_halving)
+{
+    int            i;
+    char           err[1024], path[512];
+    llo_pg_t       pg;
+    llo_conf_t     conf;
+    llo_ring_t     ring;
+    llo_sink_t     sink;
+    llo_drain_t    d;
+    llo_t_sink_t   ts;
+    uint64_t       rpos;
+
+    snprintf(path, sizeof(path), "%s/halving.ring", llo_t_dir);
+    ck_assert_int_eq(llo_ring_open(&ring, path, 1 << 20, 1, 0600,
+                                   (uid_t) -1, (gid_t) -1, err, sizeof(err)),
+                     0);
+
+    for (i = 0; i < 64; i++) {
+        llo_t_append(&ring, LLO_KIND_CALL,
+                     (i == 5 || i == 33 || i == 34) ? "BAD" : "gpt-4o");
+
+        if (i == 10 || i == 50) {
+            llo_t_append(&ring, LLO_KIND_KEYS, "-");
+        }
+    }
+
+    memset(&d, 0, sizeof(llo_drain_t));
+    memset(&pg, 0, sizeof(llo_pg_t));
+    memset(&ts, 0, sizeof(llo_t_sink_t));
+    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
+    memset(&conf, 0, sizeof(llo_conf_t));
+    conf.batch_size = 1000;
+    conf.torn_timeout = 1000;
+
+    memset(&sink, 0, sizeof(llo_sink_t));
+    sink.name = "test";
+    sink.kind = LLO_KIND_KEYS;
+    sink.data = &ts;
+    sink.reset = llo_t_sink_reset;
+    sink.add = llo_t_sink_add;
+    sink.pending = llo_t_sink_pending;
+    sink.apply = llo_t_sink_apply;
+    sink.reject = llo_t_sink_reject;
+    sink.committed = llo_t_sink_committed;
+    sink.rejected = llo_t_sink_rejected;
+
+    ck_assert_int_eq(llo_drain_add_sink(&d, &sink), 0);
+    ck_assert_int_eq(llo_drain_add_sink(&d, &sink), -1);
+    ck_assert_int_eq(llo_drain_attach(&d, path, err, sizeof(err)), 0);
+
+    /* the connection fails: nothing released, nothing counted */
+
+    rpos = llo_ring_rpos(&d.ring);
+    llo_t_pg.down = 1;
+
+    ck_assert_int_eq(llo_drain_batch(&d, &pg, &conf, err, sizeof(err)),
+                     LLO_DRAIN_FAILED);
+    ck_assert_uint_eq(llo_ring_rpos(&d.ring), rpos);
+    ck_assert_uint_eq(d.records, 0);
+    ck_assert_int_eq(llo_t_pg.commits, 0);
+    ck_assert_int_eq(ts.committed, 0);
+
+    /* again: the batch fails as data, then the sink alone passes and the
+     * rows are split down to the three at fault */
+
+    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
+
+    ck_assert_int_eq(llo_drain_batch(&d, &pg, &conf, err, sizeof(err)),
+                     LLO_DRAIN_EMPTY);
+
+    ck_assert_uint_eq(d.records, 66);
+    ck_assert_uint_eq(d.inserted, 61);
+    ck_assert_uint_eq(d.bad, 3);
+    ck_assert_uint_eq(d.duplicates, 0);
+    ck_assert_uint_eq(llo_t_pg.rows, 61);
+    ck_assert_int_eq(ts.added, 2);
+    ck_assert_int_eq(ts.applied, 1);            /* alone, after the fall */
+    ck_assert_int_eq(ts.committed, 1);
+    ck_assert_int_eq(ts.rejected_calls, 0);
+    ck_assert_uint_gt(llo_ring_rpos(&d.ring), rpos);
+    ck_assert_int_eq(llo_t_pg.in_txn, 0);
+
+    /* a few bad rows cost about 2 log2(n) transactions each, not n */
+    ck_assert_int_le(llo_t_pg.begins, 2 + 3 * 2 * 6);
+    ck_assert_int_eq(llo_t_pg.begins, llo_t_pg.commits + llo_t_pg.rollbacks);
+
+    /* nothing is read twice */
+    ck_assert_int_eq(llo_drain_batch(&d, &pg, &conf, err, sizeof(err)),
+                     LLO_DRAIN_EMPTY);
+    ck_assert_uint_eq(d.records, 66);
+
+    /* a sink whose data is refused even alone: its records are left out,
+     * the rows still go in */
+
+    llo_t_append(&ring, LLO_KIND_CALL, "gpt-4o");
+    llo_t_append(&ring, LLO_KIND_KEYS, "-");
+    ts.fail_data = 1;
+    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
+
+    ck_assert_int_eq(llo_drain_batch(&d, &pg, &conf, err, sizeof(err)),
+                     LLO_DRAIN_EMPTY);
+    ck_assert_int_eq(ts.rejected_calls, 1);
+    ck_assert_uint_eq(d.inserted, 62);
+    ck_assert_uint_eq(d.bad, 4);
+
+    llo_drain_free(&d);
+    llo_ring_close(&ring);
+    (void) unlink(path);
+}
+END_TEST
+
+
+/* -- the event loop -------------------------------------------------------- */
+
+
+static int  llo_t_order[8];
+static int  llo_t_norder;
+
+static volatile sig_atomic_t  llo_t_flag;
+
+
+static void
+llo_t_timer(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_t_order[llo_t_norder++] = (int) (intptr_t) t->data;
+}
+
+
+static void
+llo_t_fd(llo_loop_t *loop, int fd, int revents, void *data)
+{
+    char  c;
+
+    ck_assert(revents & POLLIN);
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    *(char *) data = c;
+}
+
+
+static void
+llo_t_signal(int signo)
+{
+    llo_t_flag = 1;
+}
+
+
+START_TEST(test_loop)
+{
+    int          fds[2];
+    char         got;
+    pid_t        pid;
+    int64_t      t0;
+    llo_loop_t   loop;
+    llo_timer_t  a, b, c;
+    struct sigaction  sa;
+
+    llo_loop_init(&loop);
+
+    ck_assert_int_eq(llo_loop_timer(&loop, &a, "a", llo_t_timer,
+                                    (void *) 1), 0);
+    ck_assert_int_eq(llo_loop_timer(&loop, &b, "b", llo_t_timer,
+                                    (void *) 2), 0);
+    ck_assert_int_eq(llo_loop_timer(&loop, &c, "c", llo_t_timer,
+                                    (void *) 3), 0);
+
+    /* nothing armed: max_ms bounds the wait, nothing runs */
+    t0 = llo_now_ms();
+    ck_assert_int_eq(llo_loop_once(&loop, 30), 0);
+    ck_assert_int_ge(llo_now_ms() - t0, 25);
+
+    /* due ones run, in registration order; a later one waits */
+    llo_t_norder = 0;
+    llo_timer_in(&c, 0);
+    llo_timer_in(&a, 0);
+    llo_timer_in(&b, 40);
+
+    ck_assert_int_eq(llo_loop_once(&loop, -1), 2);
+    ck_assert_int_eq(llo_t_norder, 2);
+    ck_assert_int_eq(llo_t_order[0], 1);
+    ck_assert_int_eq(llo_t_order[1], 3);
+    ck_assert(!llo_timer_armed(&a) && !llo_timer_armed(&c));
+    ck_assert(llo_timer_armed(&b));
+
+    t0 = llo_now_ms();
+    ck_assert_int_eq(llo_loop_once(&loop, -1), 1);
+    ck_assert_int_ge(llo_now_ms() - t0, 30);
+    ck_assert_int_eq(llo_t_order[2], 2);
+
+    /* an fd that becomes readable ends the wait before a far timer */
+    ck_assert_int_eq(pipe(fds), 0);
+    got = 0;
+    ck_assert_int_eq(llo_loop_fd(&loop, fds[0], POLLIN, llo_t_fd, &got), 0);
+    llo_timer_in(&a, 10000);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+
+    t0 = llo_now_ms();
+    ck_assert_int_eq(llo_loop_once(&loop, -1), 1);
+    ck_assert_int_eq(got, 'x');
+    ck_assert_int_lt(llo_now_ms() - t0, 5000);
+    llo_loop_fd_del(&loop, fds[0]);
+
+    /* a watched signal ends the wait: its handler only set the flag */
+    memset(&sa, 0, sizeof(struct sigaction));
+    sa.sa_handler = llo_t_signal;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    ck_assert_int_eq(llo_loop_signal(&loop, SIGUSR1, &llo_t_flag), 0);
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+
+    if (pid == 0) {
+        usleep(50000);
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+    }
+
+    t0 = llo_now_ms();
+    ck_assert_int_eq(llo_loop_once(&loop, -1), 0);
+    ck_assert_int_eq(llo_t_flag, 1);
+    ck_assert_int_lt(llo_now_ms() - t0, 5000);
+    (void) waitpid(pid, NULL, 0);
+
+    /* a flag already set: no wait at all */
+    t0 = llo_now_ms();
+    ck_assert_int_eq(llo_loop_once(&loop, -1), 0);
+    ck_assert_int_lt(llo_now_ms() - t0, 1000);
+
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+
+int
+main(void)
+{
+    int     failed;
+    char    err[256];
+    Suite  *s;
+    TCase  *tc;
+
+    if (mkdtemp(llo_t_dir) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+
+    /* the drain's logs of the rows at fault go nowhere */
+    if (getenv("LLO_T_LOG") == NULL) {
+        (void) llo_log_open("/dev/null", err, sizeof(err));
+    }
+
+    s = suite_create("eval");
+
+    tc = tcase_create("conf");
+    tcase_add_test(tc, test_conf_errors);
+    tcase_add_test(tc, test_conf_values);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("copy");
+    tcase_add_test(tc, test_copy_every_byte);
+    tcase_add_test(tc, test_copy_utf8);
+    tcase_add_test(tc, test_copy_row);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("drain");
+    tcase_add_test(tc, test_drain_halving);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("loop");
+    tcase_add_test(tc, test_loop);
+    suite_add_tcase(s, tc);
+
+    failed = llo_t_run_suite(s);
+
+    (void) rmdir(llo_t_dir);
+
+    return llo_t_exit(failed);
+}
