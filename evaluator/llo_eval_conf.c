@@ -35,6 +35,7 @@ typedef struct {
     int64_t             min;
     int64_t             max;
     const char         *expect;     /* how errors describe a valid value */
+    unsigned            restart:1;  /* SIGHUP keeps the old value */
 } llo_conf_cmd_t;
 
 
@@ -59,39 +60,39 @@ static void llo_conf_sql_dir(llo_conf_t *conf);
 static const llo_conf_cmd_t  llo_conf_cmds[] = {
 
     { "ring_path", LLO_CONF_STR, llo_conf_off(ring_path),
-      "/dev/shm/llm_observer.ring", 1, 0, "a path" },
+      "/dev/shm/llm_observer.ring", 1, 0, "a path", 0 },
 
     /* empty: libpq's defaults and PG* environment variables */
     { "pg_conninfo", LLO_CONF_STR, llo_conf_off(pg_conninfo),
-      "", 0, 0, "a libpq connection string" },
+      "", 0, 0, "a libpq connection string", 0 },
 
     { "batch_size", LLO_CONF_NUM, llo_conf_off(batch_size),
-      "5000", 1, 100000, "1..100000" },
+      "5000", 1, 100000, "1..100000", 0 },
 
     { "flush_interval", LLO_CONF_MSEC, llo_conf_off(flush_interval),
-      "200ms", 1, 3600000, "1ms..1h, e.g. 200ms or 1s" },
+      "200ms", 1, 3600000, "1ms..1h, e.g. 200ms or 1s", 0 },
 
     { "torn_timeout", LLO_CONF_MSEC, llo_conf_off(torn_timeout),
-      "2s", 1, 3600000, "1ms..1h, e.g. 500ms or 2s" },
+      "2s", 1, 3600000, "1ms..1h, e.g. 500ms or 2s", 0 },
 
     { "log_level", LLO_CONF_LEVEL, llo_conf_off(log_level),
-      "info", 0, 0, "error, warn, info or debug" },
+      "info", 0, 0, "error, warn, info or debug", 0 },
 
     { "log_file", LLO_CONF_STR, llo_conf_off(log_file),
-      "stderr", 1, 0, "a path or stderr" },
+      "stderr", 1, 0, "a path or stderr", 0 },
 
     /* the default is resolved by llo_conf_sql_dir() */
     { "sql_dir", LLO_CONF_STR, llo_conf_off(sql_dir),
-      LLO_SQL_DIR, 1, 0, "a directory" },
+      LLO_SQL_DIR, 1, 0, "a directory", 0 },
 
     { "partition_months_ahead", LLO_CONF_NUM,
-      llo_conf_off(partition_months_ahead), "2", 0, 120, "0..120" },
+      llo_conf_off(partition_months_ahead), "2", 0, 120, "0..120", 0 },
 
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
-      "", 0, 0, "a path" },
+      "", 0, 0, "a path", 1 },
 
-    { NULL, 0, 0, NULL, 0, 0, NULL }
+    { NULL, 0, 0, NULL, 0, 0, NULL, 0 }
 };
 
 _Static_assert(sizeof(llo_conf_cmds) / sizeof(llo_conf_cmd_t)
@@ -487,6 +488,58 @@ llo_conf_free(llo_conf_t *conf)
             *(char **) ((char *) conf + cmd->offset) = NULL;
         }
     }
+}
+
+
+int
+llo_conf_keep_restart(llo_conf_t *nc, llo_conf_t *old, const char **names,
+    int max)
+{
+    int                    n;
+    char                  *s, **a, **b;
+    int64_t               *x, *y, v;
+    const llo_conf_cmd_t  *cmd;
+
+    n = 0;
+
+    for (cmd = llo_conf_cmds; cmd->name; cmd++) {
+        if (!cmd->restart) {
+            continue;
+        }
+
+        if (cmd->type == LLO_CONF_STR) {
+            a = (char **) ((char *) nc + cmd->offset);
+            b = (char **) ((char *) old + cmd->offset);
+
+            if (strcmp(*a, *b) == 0) {
+                continue;
+            }
+
+            s = *a;
+            *a = *b;
+            *b = s;
+
+        } else {
+            x = (int64_t *) ((char *) nc + cmd->offset);
+            y = (int64_t *) ((char *) old + cmd->offset);
+
+            if (*x == *y) {
+                continue;
+            }
+
+            v = *x;
+            *x = *y;
+            *y = v;
+        }
+
+        if (n < max) {
+            names[n] = cmd->name;
+        }
+
+        n++;
+    }
+
+    return n;
 }
 
 

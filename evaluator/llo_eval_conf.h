@@ -44,5 +44,14 @@ void llo_conf_free(llo_conf_t *conf);
 /* print the effective configuration, one "key = value" a line */
 void llo_conf_dump(llo_conf_t *conf, int fd);
 
+/*
+ * SIGHUP: the keys that take effect only on restart (pid_file) keep
+ * their old value in nc (the new one goes to old, freed with it).  The
+ * names of those that differed go to names (up to max); returns their
+ * number.
+ */
+int llo_conf_keep_restart(llo_conf_t *nc, llo_conf_t *old,
+    const char **names, int max);
+
 
 #endif /* _LLO_EVAL_CONF_H_INCLUDED_ */

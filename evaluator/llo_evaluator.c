@@ -29,6 +29,7 @@
 #include "llo_eval_log.h"
 #include "llo_eval_loop.h"
 #include "llo_eval_pg.h"
+#include "llo_eval_stats.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -646,10 +647,11 @@ llo_eval_recovered(llo_eval_t *ev)
 static void
 llo_eval_reload(llo_eval_t *ev)
 {
-    int         busy;
-    char        err[1024], *s;
-    uint64_t    waiting;
-    llo_conf_t  nc;
+    int          busy, i, n;
+    char         err[1024], *s;
+    uint64_t     waiting;
+    llo_conf_t   nc;
+    const char  *restart[8];
 
     llo_log(LLO_LOG_INFO, "SIGHUP: reloading %s",
             ev->conf_file ? ev->conf_file : "the configuration");
@@ -679,12 +681,11 @@ llo_eval_reload(llo_eval_t *ev)
 
     llo_log_set_level((int) nc.log_level);
 
-    if (strcmp(nc.pid_file, ev->conf.pid_file) != 0) {
-        llo_log(LLO_LOG_WARN, "pid_file changes take effect on restart");
+    n = llo_conf_keep_restart(&nc, &ev->conf, restart, 8);
 
-        s = nc.pid_file;
-        nc.pid_file = ev->conf.pid_file;
-        ev->conf.pid_file = s;
+    for (i = 0; i < n && i < 8; i++) {
+        llo_log(LLO_LOG_WARN, "%s changes take effect on restart",
+                restart[i]);
     }
 
     if (strcmp(nc.pg_conninfo, ev->conf.pg_conninfo) != 0) {
@@ -778,14 +779,7 @@ llo_eval_drain(llo_eval_t *ev)
         }
     }
 
-    printf("records %llu\ninserted %llu\nduplicates %llu\nbad %llu\n"
-           "skipped %llu\nbatches %llu\n",
-           (unsigned long long) ev->drain.records,
-           (unsigned long long) ev->drain.inserted,
-           (unsigned long long) ev->drain.duplicates,
-           (unsigned long long) ev->drain.bad,
-           (unsigned long long) ev->drain.skipped,
-           (unsigned long long) ev->drain.batches);
+    llo_stats_print(stdout, llo_drain_stat_table, &ev->drain);
 
     return rc;
 }
@@ -825,49 +819,17 @@ llo_eval_migrate(llo_eval_t *ev)
 static int
 llo_eval_ring_stat(llo_eval_t *ev)
 {
-    int              busy;
-    char             err[1024];
-    uint64_t         waiting, r, w;
-    llo_ring_t       ring;
-    llo_ring_hdr_t  *h;
+    char              err[1024];
+    llo_ring_t        ring;
+    llo_ring_stats_t  st;
 
     if (llo_ring_attach(&ring, ev->conf.ring_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "llm-evaluator: %s\n", err);
         return 1;
     }
 
-    h = ring.hdr;
-    r = llo_ring_rpos(&ring);
-    w = llo_ring_wpos(&ring);
-    waiting = llo_drain_waiting(&ring, &busy);
-
-#define llo_stat(f)  (unsigned long long) __atomic_load_n(&h->f,             \
-                                                          __ATOMIC_RELAXED)
-
-    printf("capacity %llu\n"
-           "used_bytes %llu\n"
-           "records_waiting %llu\n"
-           "busy %d\n"
-           "drops %llu\n"
-           "drop_bytes %llu\n"
-           "torn %llu\n"
-           "torn_bytes %llu\n"
-           "committed %llu\n"
-           "rpos %llu\n"
-           "wpos %llu\n"
-           "seq %llu\n"
-           "instance %016llx\n"
-           "created %lld\n",
-           (unsigned long long) h->capacity,
-           (unsigned long long) (w - r),
-           (unsigned long long) waiting,
-           busy,
-           llo_stat(drops), llo_stat(drop_bytes), llo_stat(torn),
-           llo_stat(torn_bytes), llo_stat(committed),
-           (unsigned long long) r, (unsigned long long) w, llo_stat(seq),
-           (unsigned long long) h->instance, (long long) h->created);
-
-#undef llo_stat
+    llo_ring_stats_read(&ring, &st);
+    llo_stats_print(stdout, llo_ring_stat_table, &st);
 
     llo_ring_close(&ring);
 

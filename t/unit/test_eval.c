@@ -173,6 +173,34 @@ START_TEST(test_conf_values)
 END_TEST
 
 
+/* SIGHUP keeps what needs a restart, and says which */
+
+START_TEST(test_conf_restart)
+{
+    int          n;
+    char         err[1024];
+    char        *a[] = { "pid_file=/run/a.pid", "batch_size=10" };
+    char        *b[] = { "pid_file=/run/b.pid", "batch_size=20" };
+    llo_conf_t   old, nc;
+    const char  *names[4];
+
+    ck_assert_int_eq(llo_conf_load(&old, NULL, a, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(llo_conf_load(&nc, NULL, b, 2, err, sizeof(err)), 0);
+
+    n = llo_conf_keep_restart(&nc, &old, names, 4);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(names[0], "pid_file");
+    ck_assert_str_eq(nc.pid_file, "/run/a.pid");
+    ck_assert_int_eq(nc.batch_size, 20);
+
+    /* the new value goes with the old configuration, freed with it */
+    ck_assert_str_eq(old.pid_file, "/run/b.pid");
+
+    llo_conf_free(&old);
+    llo_conf_free(&nc);
+}
+END_TEST
+
 /* -- COPY text ------------------------------------------------------------- */
 
 
@@ -815,6 +843,7 @@ main(void)
     tc = tcase_create("conf");
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_conf_values);
+    tcase_add_test(tc, test_conf_restart);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("copy");

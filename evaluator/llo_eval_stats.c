@@ -1,0 +1,119 @@
+/*
+ * llm-evaluator counters: see llo_eval_stats.h.
+ */
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "llo_eval_drain.h"
+#include "llo_eval_stats.h"
+
+
+#define llo_ring_stat(f)   offsetof(llo_ring_stats_t, f)
+#define llo_drain_stat(f)  offsetof(llo_drain_t, f)
+
+
+const llo_stat_t  llo_ring_stat_table[] = {
+    { "capacity", LLO_STAT_GAUGE,
+      "Bytes of record space in the ring", llo_ring_stat(capacity) },
+    { "used_bytes", LLO_STAT_GAUGE,
+      "Bytes between the read and the write position",
+      llo_ring_stat(used_bytes) },
+    { "records_waiting", LLO_STAT_GAUGE,
+      "Committed records not yet taken by the evaluator",
+      llo_ring_stat(records_waiting) },
+    { "busy", LLO_STAT_GAUGE,
+      "1 when the next record is still being written",
+      llo_ring_stat(busy) },
+    { "drops", LLO_STAT_COUNTER,
+      "Records nginx dropped because the ring was full",
+      llo_ring_stat(drops) },
+    { "drop_bytes", LLO_STAT_COUNTER,
+      "Bytes of the records dropped", llo_ring_stat(drop_bytes) },
+    { "torn", LLO_STAT_COUNTER,
+      "Records never committed by their writer, skipped",
+      llo_ring_stat(torn) },
+    { "torn_bytes", LLO_STAT_COUNTER,
+      "Bytes of the torn records skipped", llo_ring_stat(torn_bytes) },
+    { "committed", LLO_STAT_COUNTER,
+      "Records nginx committed to the ring", llo_ring_stat(committed) },
+    { "rpos", LLO_STAT_COUNTER,
+      "Read position, bytes since the ring was made", llo_ring_stat(rpos) },
+    { "wpos", LLO_STAT_COUNTER,
+      "Write position, bytes since the ring was made", llo_ring_stat(wpos) },
+    { "seq", LLO_STAT_COUNTER,
+      "Sequence number of the last record reserved", llo_ring_stat(seq) },
+    { "instance", LLO_STAT_ID,
+      "Identity of the ring, the first half of every record id",
+      llo_ring_stat(instance) },
+    { "created", LLO_STAT_GAUGE,
+      "When the ring was made, unix time", llo_ring_stat(created) },
+    { NULL, 0, NULL, 0 }
+};
+
+
+const llo_stat_t  llo_drain_stat_table[] = {
+    { "records", LLO_STAT_COUNTER,
+      "Records taken from the ring", llo_drain_stat(records) },
+    { "inserted", LLO_STAT_COUNTER,
+      "Rows inserted into llm_requests", llo_drain_stat(inserted) },
+    { "duplicates", LLO_STAT_COUNTER,
+      "Records whose row was there already (read again after a failure)",
+      llo_drain_stat(duplicates) },
+    { "bad", LLO_STAT_COUNTER,
+      "Records undecodable or rejected by PostgreSQL, logged and left out",
+      llo_drain_stat(bad) },
+    { "skipped", LLO_STAT_COUNTER,
+      "Records of a kind that is not stored", llo_drain_stat(skipped) },
+    { "batches", LLO_STAT_COUNTER,
+      "Batches committed", llo_drain_stat(batches) },
+    { NULL, 0, NULL, 0 }
+};
+
+
+void
+llo_ring_stats_read(llo_ring_t *ring, llo_ring_stats_t *s)
+{
+    int              busy;
+    llo_ring_hdr_t  *h;
+
+    h = ring->hdr;
+
+#define llo_stat_load(f)  __atomic_load_n(&h->f, __ATOMIC_RELAXED)
+
+    s->capacity = h->capacity;
+    s->rpos = llo_ring_rpos(ring);
+    s->wpos = llo_ring_wpos(ring);
+    s->used_bytes = s->wpos - s->rpos;
+    s->records_waiting = llo_drain_waiting(ring, &busy);
+    s->busy = (uint64_t) busy;
+    s->drops = llo_stat_load(drops);
+    s->drop_bytes = llo_stat_load(drop_bytes);
+    s->torn = llo_stat_load(torn);
+    s->torn_bytes = llo_stat_load(torn_bytes);
+    s->committed = llo_stat_load(committed);
+    s->seq = llo_stat_load(seq);
+    s->instance = h->instance;
+    s->created = h->created > 0 ? (uint64_t) h->created : 0;
+
+#undef llo_stat_load
+}
+
+
+void
+llo_stats_print(FILE *f, const llo_stat_t *table, const void *base)
+{
+    uint64_t           v;
+    const llo_stat_t  *st;
+
+    for (st = table; st->name; st++) {
+        v = *(const uint64_t *) ((const char *) base + st->offset);
+
+        if (st->type == LLO_STAT_ID) {
+            fprintf(f, "%s %016llx\n", st->name, (unsigned long long) v);
+
+        } else {
+            fprintf(f, "%s %llu\n", st->name, (unsigned long long) v);
+        }
+    }
+}
