@@ -4,6 +4,10 @@
 # PostgreSQL (default settings; fsync on) for a few batch sizes.
 #
 #   bash bench/ingest.sh [records] [text bytes]
+#
+# LLO_EVALUATOR: another llm-evaluator binary to time (e.g. one built from
+# an older commit in a worktree, for a before/after in the same session);
+# LLO_INGEST_BATCHES: the batch sizes (default "1000 5000 20000").
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +37,7 @@ cc -O2 -I"$repo/ngx_llm_observer_module" -o "$dir/ring_fill" \
     "$repo/ngx_llm_observer_module/llo_record.c"
 
 ev() {
-    "$repo/build/llm-evaluator" -o ring_path="$dir/ring" \
+    "${LLO_EVALUATOR:-$repo/build/llm-evaluator}" -o ring_path="$dir/ring" \
         -o "pg_conninfo=host=127.0.0.1 port=$port dbname=llo user=postgres" \
         -o sql_dir="$repo/sql" -o log_level=warn "$@"
 }
@@ -43,7 +47,7 @@ ev migrate > /dev/null
 echo "PostgreSQL 15 (fsync on), $(nproc) cores, $records records," \
      "$tbytes bytes of response text each"
 
-for batch in 1000 5000 20000; do
+for batch in ${LLO_INGEST_BATCHES:-1000 5000 20000}; do
     rm -f "$dir/ring"
     "$dir/ring_fill" "$dir/ring" 1g "$records" "$tbytes"
     psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d llo \
