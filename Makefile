@@ -31,7 +31,7 @@ CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
               $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_tok.c \
               $(SHARED_DIR)/llo_strip.c $(SHARED_DIR)/llo_cost.c \
-              $(SHARED_DIR)/llo_keys.c
+              $(SHARED_DIR)/llo_keys.c $(SHARED_DIR)/llo_call.c
 SHARED_HDR := $(SHARED_SRC:.c=.h)
 MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c \
               $(SHARED_DIR)/ngx_http_llm_observer_keys.c \

@@ -1275,8 +1275,7 @@ ngx_http_llm_observer_add_header(ngx_http_request_t *r, const char *name,
 
 void
 ngx_http_llm_observer_reconcile(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c,
-    int64_t cost_nano)
+    ngx_http_llm_observer_ctx_t *ctx, llo_call_t *c)
 {
     int64_t                             used;
     llo_limit_entry_t                  *e;
@@ -1302,7 +1301,8 @@ ngx_http_llm_observer_reconcile(ngx_http_request_t *r,
     if (e != NULL) {
         llo_limit_reconcile(e, ctx->key, ngx_http_llm_observer_now_us(),
                             ctx->reserved, used,
-                            cost_nano > 0 ? (cost_nano + 999) / 1000 : 0);
+                            c->cost_nano > 0 ? (c->cost_nano + 999) / 1000
+                                             : 0);
     }
 
     ngx_shmtx_unlock(&z->shpool->mutex);

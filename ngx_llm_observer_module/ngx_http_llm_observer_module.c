@@ -52,10 +52,10 @@ static ngx_int_t ngx_http_llm_observer_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_observer_log_handler(ngx_http_request_t *r);
 static void ngx_http_llm_observer_flush(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
-static void ngx_http_llm_observer_counts(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c);
-static int64_t ngx_http_llm_observer_cost(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c);
+static void ngx_http_llm_observer_call_in(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, llo_call_in_t *in);
+static void ngx_http_llm_observer_count_completion(
+    ngx_http_llm_observer_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_observer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_observer_add_variables(ngx_conf_t *cf);
@@ -1243,19 +1243,17 @@ static void
 ngx_http_llm_observer_flush(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx)
 {
-    u_char                             *buf, *p;
+    u_char                             *buf;
     size_t                              size;
-    int64_t                             now, start, flags, cost;
-    const char                         *name;
+    int64_t                             now, start;
     llo_rec_t                           rec;
-    llo_req_t                          *rq;
-    llo_resp_t                         *rs;
     ngx_uint_t                          status;
+    llo_call_t                         *c;
+    llo_call_in_t                       in;
     ngx_http_variable_value_t          *vv;
-    ngx_http_llm_observer_counts_t      counts;
     ngx_http_upstream_state_t          *us;
     ngx_http_llm_observer_main_conf_t  *lmcf;
-    u_char                              err[NGX_HTTP_LLM_OBSERVER_ERR_LEN];
+    char                                err[NGX_HTTP_LLM_OBSERVER_ERR_LEN];
 
     ctx->flushed = 1;
 
@@ -1295,10 +1293,6 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
     llo_rec_num(&rec, LLO_N_BYTES_IN, (int64_t) r->request_length);
     llo_rec_num(&rec, LLO_N_BYTES_OUT, (int64_t) r->connection->sent);
 
-    name = llo_provider_name(ctx->provider);
-    llo_rec_str(&rec, LLO_S_PROVIDER, name, ngx_strlen(name));
-    name = llo_api_name(ctx->api);
-    llo_rec_str(&rec, LLO_S_API, name, ngx_strlen(name));
     llo_rec_str(&rec, LLO_S_ENDPOINT, r->uri.data, r->uri.len);
     llo_rec_str(&rec, LLO_S_CLIENT_ADDR, r->connection->addr_text.data,
                 r->connection->addr_text.len);
@@ -1315,222 +1309,33 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
         llo_rec_str(&rec, LLO_S_REQUEST_ID, vv->data, vv->len);
     }
 
-    flags = 0;
-    p = err;
+    /* the parsers are finished here if the request or the response
+     * never reached its end (a client gone, an upstream cut short) */
 
-    rq = NULL;
-
-    if (ctx->req) {
-        if (!ctx->req_done) {
-            llo_req_finish(ctx->req);
-            ctx->req_done = 1;
-        }
-
-        rq = llo_req_result(ctx->req);
-
-        if (rq->model.set) {
-            llo_rec_str(&rec, LLO_S_REQUEST_MODEL, rq->model.data,
-                        rq->model.len);
-        }
-
-        if (rq->stream == 1 || ctx->uri_stream) {
-            llo_rec_num(&rec, LLO_N_STREAM, 1);
-
-        } else if (rq->stream == 0) {
-            llo_rec_num(&rec, LLO_N_STREAM, 0);
-        }
-
-        if (rq->max_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_MAX_TOKENS, rq->max_tokens);
-        }
-
-        llo_rec_str(&rec, LLO_S_PROMPT_TEXT, rq->text.data, rq->text.len);
-
-        if (rq->text.truncated) {
-            flags |= LLO_FLAG_PROMPT_TRUNC;
-        }
-
-        if (rq->error[0]) {
-            p = ngx_snprintf(p, err + sizeof(err) - p, "%s", rq->error);
-        }
-
+    if (ctx->req && !ctx->req_done) {
+        llo_req_finish(ctx->req);
+        ctx->req_done = 1;
     }
 
-    if (ctx->uri_model.set && !llo_rec_has_str(&rec, LLO_S_REQUEST_MODEL)) {
-        llo_rec_str(&rec, LLO_S_REQUEST_MODEL, ctx->uri_model.data,
-                    ctx->uri_model.len);
-    }
-
-    if (ctx->uri_stream) {
-        llo_rec_num(&rec, LLO_N_STREAM, 1);
-    }
-
-    if (ctx->prompt_estimate >= 0) {
-        llo_rec_num(&rec, LLO_N_PROMPT_ESTIMATE, ctx->prompt_estimate);
-    }
-
-    if (ctx->tok) {
-        name = llo_tok_encoding(ctx->tok);
-        llo_rec_str(&rec, LLO_S_ENCODING, name, ngx_strlen(name));
-    }
-
-    if (ctx->usage_added) {
-        flags |= LLO_FLAG_USAGE_ADDED;
-    }
-
-    if (ctx->cut_done) {
-        flags |= LLO_FLAG_CUT;
-    }
-
-    if (ctx->resp) {
-        if (!ctx->resp_done) {
-            if (!ctx->in_file) {
-                llo_resp_finish(ctx->resp);
-            }
-            ctx->resp_done = 1;
+    if (ctx->resp && !ctx->resp_done) {
+        if (!ctx->in_file) {
+            llo_resp_finish(ctx->resp);
         }
 
-        rs = llo_resp_result(ctx->resp);
-
-        if (ctx->sse) {
-            llo_rec_num(&rec, LLO_N_STREAM, 1);
-
-            /* a stream cut by the module ended cleanly for the client */
-            if (!rs->done && !ctx->cut_done) {
-                flags |= LLO_FLAG_INCOMPLETE;
-            }
-
-        } else if (!llo_rec_has_num(&rec, LLO_N_STREAM)) {
-            /* as $llm_stream says: a response that is not SSE, to a
-             * request that did not say, was not streamed */
-            llo_rec_num(&rec, LLO_N_STREAM, 0);
-        }
-
-        if (rs->id.set) {
-            llo_rec_str(&rec, LLO_S_RESPONSE_ID, rs->id.data, rs->id.len);
-        }
-
-        if (rs->model.set) {
-            llo_rec_str(&rec, LLO_S_RESPONSE_MODEL, rs->model.data,
-                        rs->model.len);
-        }
-
-        if (ctx->cut_done) {
-            name = ctx->api == LLO_API_MESSAGES ? "max_tokens" : "length";
-            llo_rec_str(&rec, LLO_S_FINISH_REASON, name, ngx_strlen(name));
-
-        } else if (rs->finish_reason.set) {
-            llo_rec_str(&rec, LLO_S_FINISH_REASON, rs->finish_reason.data,
-                        rs->finish_reason.len);
-        }
-
-        if (rs->error_type.set) {
-            llo_rec_str(&rec, LLO_S_ERROR_TYPE, rs->error_type.data,
-                        rs->error_type.len);
-        }
-
-        if (rs->error_message.set) {
-            llo_rec_str(&rec, LLO_S_ERROR_MESSAGE, rs->error_message.data,
-                        rs->error_message.len);
-        }
-
-        if (rs->cached_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_CACHED_TOKENS, rs->cached_tokens);
-        }
-
-        if (rs->cache_creation_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_CACHE_CREATION_TOKENS,
-                        rs->cache_creation_tokens);
-        }
-
-        if (rs->reasoning_tokens >= 0) {
-            llo_rec_num(&rec, LLO_N_REASONING_TOKENS, rs->reasoning_tokens);
-        }
-
-        llo_rec_str(&rec, LLO_S_RESPONSE_TEXT, rs->text.data, rs->text.len);
-
-        if (rs->text.truncated) {
-            flags |= LLO_FLAG_RESP_TRUNC;
-        }
-
-        if (ctx->gzip) {
-            flags |= LLO_FLAG_GZIP;
-        }
-
-        if (rs->error[0] || ctx->in_file) {
-            if (p != err) {
-                p = ngx_snprintf(p, err + sizeof(err) - p, "; ");
-            }
-
-            if (rs->error[0]) {
-                p = ngx_snprintf(p, err + sizeof(err) - p, "%s", rs->error);
-
-            } else {
-                p = ngx_snprintf(p, err + sizeof(err) - p,
-                                 "response body went to a temp file at "
-                                 "byte %uL and was not read (set "
-                                 "proxy_max_temp_file_size 0, or "
-                                 "sendfile off)",
-                                 (uint64_t) rs->bytes);
-            }
-        }
+        ctx->resp_done = 1;
     }
 
-    if (r->connection->error || status == NGX_HTTP_CLIENT_CLOSED_REQUEST) {
-        flags |= LLO_FLAG_CLIENT_ABORT;
-    }
+    c = ngx_http_llm_observer_outcome(r, ctx);
 
-    ngx_http_llm_observer_counts(r, ctx, &counts);
+    ngx_http_llm_observer_call_in(r, ctx, &in);
+    in.client_abort = r->connection->error
+                      || status == NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
-    if (counts.prompt >= 0) {
-        llo_rec_num(&rec, LLO_N_PROMPT_TOKENS, counts.prompt);
-    }
-
-    if (counts.completion >= 0) {
-        llo_rec_num(&rec, LLO_N_COMPLETION_TOKENS, counts.completion);
-    }
-
-    if (counts.total >= 0) {
-        llo_rec_num(&rec, LLO_N_TOTAL_TOKENS, counts.total);
-    }
-
-    llo_rec_str(&rec, LLO_S_TOKEN_SOURCE, counts.source.data,
-                counts.source.len);
-
-    cost = ngx_http_llm_observer_cost(r, ctx, &counts);
-
-    if (cost >= 0) {
-        llo_rec_num(&rec, LLO_N_COST_NANO, cost);
-    }
-
-    if (ctx->key) {
-        llo_rec_str(&rec, LLO_S_KEY_NAME, ctx->key->name,
-                    ngx_strlen(ctx->key->name));
-
-        if (ctx->key->team[0]) {
-            llo_rec_str(&rec, LLO_S_KEY_TEAM, ctx->key->team,
-                        ngx_strlen(ctx->key->team));
-        }
-    }
-
-    if (ctx->refused) {
-        llo_rec_str(&rec, LLO_S_REFUSED, ctx->refused,
-                    ngx_strlen(ctx->refused));
-    }
+    llo_call_record(&in, c, &rec, err, sizeof(err));
 
     if (ctx->admitted) {
-        ngx_http_llm_observer_reconcile(r, ctx, &counts, cost);
+        ngx_http_llm_observer_reconcile(r, ctx, c);
     }
-
-    if (counts.trunc) {
-        flags |= LLO_FLAG_COUNT_TRUNC;
-    }
-
-    if (p != err) {
-        llo_rec_str(&rec, LLO_S_PARSE_ERROR, err, p - err);
-    }
-
-    llo_rec_num(&rec, LLO_N_FLAGS, flags);
 
     /* the record is encoded straight into its place in the ring */
 
@@ -1566,151 +1371,102 @@ ngx_http_llm_observer_now_us(void)
 
 
 /*
- * The provider's counts when it sent them for the whole call; otherwise,
- * for a successful call, the tokenizer's: the prompt as counted before
- * it was forwarded, the completion from the text received (a stream
- * without usage, or one cut short: Anthropic's message_start says 1
- * output token, the last message_delta the real count).  Counts are
- * final only once the response has ended; before that a variable gives
- * what is known.
+ * The call's outcome (llo_call.h), computed once: after the response has
+ * ended it is kept, and the variables, the record and the limits read
+ * that one.  Before, a variable gets what is known so far.
  */
 
-static void
-ngx_http_llm_observer_counts(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c)
+llo_call_t *
+ngx_http_llm_observer_outcome(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx)
 {
-    ngx_uint_t   local, status;
-    llo_req_t   *rq;
-    llo_resp_t  *rs;
+    llo_call_in_t  in;
 
-    rs = ctx->resp ? llo_resp_result(ctx->resp) : NULL;
-    rq = ctx->req ? llo_req_result(ctx->req) : NULL;
-
-    c->prompt = rs ? rs->prompt_tokens : -1;
-    c->completion = rs ? rs->completion_tokens : -1;
-    c->total = rs ? rs->total_tokens : -1;
-
-    /* a prompt past what is kept for counting: its estimate (reserved by
-     * the limits, in the record) is an upper bound, whatever else */
-    c->trunc = rq && rq->count_trunc && ctx->prompt_estimate >= 0;
-
-    if (rs && rs->usage) {
-        ngx_str_set(&c->source, "provider");
-
-    } else {
-        ngx_str_set(&c->source, "none");
+    if (ctx->outcome_final) {
+        return &ctx->outcome;
     }
 
-    status = ctx->status ? ctx->status : r->headers_out.status;
+    ngx_http_llm_observer_call_in(r, ctx, &in);
 
-    if (rs == NULL || ctx->tok == NULL || !ctx->resp_done
-        || status < 200 || status > 299)
-    {
-        return;
+    if (llo_call_needs_count(&in) && ctx->completion_count < 0) {
+        ngx_http_llm_observer_count_completion(ctx);
+        in.completion_count = ctx->completion_count;
+        in.completion_trunc = ctx->count_trunc;
     }
 
-    local = 0;
+    llo_call_outcome(&in, &ctx->outcome);
 
-    if (c->prompt < 0 && ctx->prompt_estimate >= 0) {
-        c->prompt = ctx->prompt_estimate;
-        local = 1;
-    }
+    ctx->outcome_final = in.resp_ended;
 
-    if (ctx->api != LLO_API_EMBEDDINGS
-        && (c->completion < 0 || ((ctx->sse || ctx->uri_stream) && !rs->done)))
-    {
-        if (ctx->completion_count < 0) {
-            if (ctx->count) {
-                ctx->completion_count = llo_tok_stream_finish(ctx->count);
-
-            } else if (!ctx->sse) {
-                ctx->completion_count = llo_tok_count(ctx->tok,
-                                            (const uint8_t *) rs->text.data,
-                                            rs->text.len);
-                ctx->count_trunc = rs->text.truncated;
-
-            } else {
-                ctx->completion_count = 0;
-            }
-        }
-
-        c->completion = ctx->completion_count;
-        c->trunc |= ctx->count_trunc;
-        local = 1;
-    }
-
-    if (!local) {
-        return;
-    }
-
-    if (ctx->api == LLO_API_EMBEDDINGS) {
-        c->total = c->prompt;
-
-    } else if (c->prompt >= 0) {
-        c->total = c->prompt + c->completion;
-
-    } else {
-        c->total = -1;
-    }
-
-    if (ctx->tok_exact) {
-        ngx_str_set(&c->source, "tokenizer");
-
-    } else {
-        ngx_str_set(&c->source, "estimate");
-    }
+    return &ctx->outcome;
 }
 
 
-/* the call's cost by llm_observer_price, for the model that answered (a
- * dated name like gpt-4o-2024-08-06 matches its prefix entry); -1 when
- * there is no price or no count */
+/* what the call saw, for llo_call.c: the parsers' results and the
+ * module's decisions */
 
-static int64_t
-ngx_http_llm_observer_cost(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c)
+static void
+ngx_http_llm_observer_call_in(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, llo_call_in_t *in)
 {
-    llo_req_t                          *rq;
-    llo_resp_t                         *rs;
-    llo_sstr_t                         *m;
-    const llo_price_t                  *p;
+    ngx_uint_t                          status;
     ngx_http_llm_observer_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_observer_module);
 
-    if (lmcf->prices.nelts == 0) {
-        return -1;
+    ngx_memzero(in, sizeof(llo_call_in_t));
+
+    status = ctx->status ? ctx->status : r->headers_out.status;
+
+    in->provider = ctx->provider;
+    in->api = ctx->api;
+    in->status = (unsigned) status;
+    in->rq = ctx->req ? llo_req_result(ctx->req) : NULL;
+    in->rs = ctx->resp ? llo_resp_result(ctx->resp) : NULL;
+    in->uri_model = &ctx->uri_model;
+    in->prompt_estimate = ctx->prompt_estimate;
+    in->completion_count = ctx->completion_count;
+    in->encoding = ctx->tok ? llo_tok_encoding(ctx->tok) : NULL;
+    in->prices = lmcf->prices.elts;
+    in->nprices = lmcf->prices.nelts;
+    in->key = ctx->key;
+    in->refused = ctx->refused;
+    in->tok_exact = ctx->tok_exact;
+    in->completion_trunc = ctx->count_trunc;
+    in->resp_ended = ctx->resp_done;
+    in->sse = ctx->sse;
+    in->uri_stream = ctx->uri_stream;
+    in->in_file = ctx->in_file;
+    in->gzip = ctx->gzip;
+    in->usage_added = ctx->usage_added;
+    in->cut = ctx->cut_done;
+}
+
+
+/*
+ * The completion counted from the text received: a stream's text was
+ * counted as it came (finished here, once), a JSON body's text now.
+ */
+
+static void
+ngx_http_llm_observer_count_completion(ngx_http_llm_observer_ctx_t *ctx)
+{
+    llo_resp_t  *rs;
+
+    rs = llo_resp_result(ctx->resp);
+
+    if (ctx->count) {
+        ctx->completion_count = llo_tok_stream_finish(ctx->count);
+
+    } else if (!ctx->sse) {
+        ctx->completion_count = llo_tok_count(ctx->tok,
+                                              (const uint8_t *) rs->text.data,
+                                              rs->text.len);
+        ctx->count_trunc = rs->text.truncated;
+
+    } else {
+        ctx->completion_count = 0;
     }
-
-    rq = ctx->req ? llo_req_result(ctx->req) : NULL;
-    rs = ctx->resp ? llo_resp_result(ctx->resp) : NULL;
-
-    p = NULL;
-
-    if (rs && rs->model.set) {
-        m = &rs->model;
-        p = llo_price_find(lmcf->prices.elts, lmcf->prices.nelts, m->data,
-                           m->len);
-    }
-
-    if (p == NULL) {
-        m = (rq && rq->model.set) ? &rq->model
-            : ctx->uri_model.set ? &ctx->uri_model : NULL;
-
-        if (m == NULL) {
-            return -1;
-        }
-
-        p = llo_price_find(lmcf->prices.elts, lmcf->prices.nelts, m->data,
-                           m->len);
-        if (p == NULL) {
-            return -1;
-        }
-    }
-
-    return llo_cost_nano(p, c->prompt, rs ? rs->cached_tokens : -1,
-                         rs ? rs->cache_creation_tokens : -1,
-                         c->completion);
 }
 
 
@@ -1724,8 +1480,8 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
     llo_req_t                          *rq;
     llo_resp_t                         *rs;
     llo_sstr_t                         *s;
+    llo_call_t                         *c;
     ngx_http_llm_observer_ctx_t        *ctx;
-    ngx_http_llm_observer_counts_t      c;
     ngx_http_llm_observer_main_conf_t  *lmcf;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_observer_module);
@@ -1754,34 +1510,29 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LLM_VAR_PROMPT_TOKENS:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-        n = c.prompt;
+        n = ngx_http_llm_observer_outcome(r->main, ctx)->prompt;
         break;
 
     case NGX_HTTP_LLM_VAR_COMPLETION_TOKENS:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-        n = c.completion;
+        n = ngx_http_llm_observer_outcome(r->main, ctx)->completion;
         break;
 
     case NGX_HTTP_LLM_VAR_TOTAL_TOKENS:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-        n = c.total;
+        n = ngx_http_llm_observer_outcome(r->main, ctx)->total;
         break;
 
     case NGX_HTTP_LLM_VAR_TOKEN_SOURCE:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-        str = c.source;
+        c = ngx_http_llm_observer_outcome(r->main, ctx);
+        str.data = (u_char *) c->source;
+        str.len = ngx_strlen(c->source);
         break;
 
     case NGX_HTTP_LLM_VAR_COUNT_TRUNC:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-        n = c.trunc;
+        n = ngx_http_llm_observer_outcome(r->main, ctx)->trunc;
         break;
 
     case NGX_HTTP_LLM_VAR_COST:
-        ngx_http_llm_observer_counts(r->main, ctx, &c);
-
-        n = ngx_http_llm_observer_cost(r->main, ctx, &c);
+        n = ngx_http_llm_observer_outcome(r->main, ctx)->cost_nano;
         if (n < 0) {
             break;
         }

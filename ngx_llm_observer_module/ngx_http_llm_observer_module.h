@@ -23,6 +23,7 @@
 #include "llo_tok.h"
 #include "llo_cost.h"
 #include "llo_keys.h"
+#include "llo_call.h"
 
 
 #define NGX_HTTP_LLM_OBSERVER_RING      "/dev/shm/llm_observer.ring"
@@ -132,6 +133,8 @@ typedef struct {
     int64_t                     cut_count;
     uint64_t                    cut_at;     /* stream offset to end at */
     uint64_t                    wire;       /* response bytes seen */
+    llo_call_t                  outcome;    /* once outcome_final */
+    unsigned                    outcome_final:1;
     unsigned                    auth_state:2;
     unsigned                    body_wait:1;
     unsigned                    body_read:1;
@@ -153,22 +156,13 @@ typedef struct {
 } ngx_http_llm_observer_ctx_t;
 
 
-/* the counts a record and the variables give, wherever they come from */
-
-typedef struct {
-    int64_t                     prompt;
-    int64_t                     completion;
-    int64_t                     total;
-    ngx_str_t                   source;     /* provider, tokenizer,
-                                               estimate, none */
-    unsigned                    trunc:1;
-} ngx_http_llm_observer_counts_t;
-
 
 /* ngx_http_llm_observer_module.c */
 ngx_http_llm_observer_ctx_t *ngx_http_llm_observer_get_ctx(
     ngx_http_request_t *r);
 int64_t ngx_http_llm_observer_now_us(void);
+llo_call_t *ngx_http_llm_observer_outcome(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx);
 
 /* ngx_http_llm_observer_keys.c */
 char *ngx_http_llm_observer_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -183,8 +177,7 @@ ngx_int_t ngx_http_llm_observer_mask_log(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_observer_limit_headers(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
 void ngx_http_llm_observer_reconcile(ngx_http_request_t *r,
-    ngx_http_llm_observer_ctx_t *ctx, ngx_http_llm_observer_counts_t *c,
-    int64_t cost_nano);
+    ngx_http_llm_observer_ctx_t *ctx, llo_call_t *c);
 void ngx_http_llm_observer_audit_keys(ngx_cycle_t *cycle,
     ngx_http_llm_observer_main_conf_t *lmcf);
 
