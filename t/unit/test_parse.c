@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "llo_parse.h"
+#include "llo_api.h"
 
 
 #ifndef LLO_FIXTURES
