@@ -22,7 +22,11 @@ static int llo_messages_uri(const llo_api_t *a, const uint8_t *uri,
     size_t len, llo_sstr_t *model);
 static int llo_gemini_uri(const llo_api_t *a, const uint8_t *uri,
     size_t len, llo_sstr_t *model);
+static int llo_azure_uri(const llo_api_t *a, const uint8_t *uri,
+    size_t len, llo_sstr_t *model);
 static int llo_openai_api_for(const llo_provider_t *p, const uint8_t *uri,
+    size_t len, llo_sstr_t *model);
+static int llo_azure_api_for(const llo_provider_t *p, const uint8_t *uri,
     size_t len, llo_sstr_t *model);
 static int llo_anthropic_api_for(const llo_provider_t *p,
     const uint8_t *uri, size_t len, llo_sstr_t *model);
@@ -61,6 +65,15 @@ static const char *llo_status_name(int status, const char *const *names);
 /*
  * OpenAI chat completions.  The completions and error paths are here too:
  * an OpenAI endpoint the URI does not name is parsed as chat.
+ *
+ * The OpenAI-compatible dialects' own usage fields are read here too,
+ * whichever provider is configured: OpenAI never sends them.  DeepSeek
+ * reports its cache as usage.prompt_cache_hit_tokens (prompt_tokens is
+ * hits + misses; prompt_tokens_details.cached_tokens, when it is also
+ * sent, is the same number); Groq's streams carry their usage only in
+ * x_groq.usage of the last chunk.  Both are counts sent once, in the
+ * same document as the rest of the usage.  Their reasoning text
+ * (DeepSeek's and vLLM's reasoning_content) is not answer text.
  */
 
 static const llo_path_map_t  llo_resp_chat[] = {
@@ -76,6 +89,10 @@ static const llo_path_map_t  llo_resp_chat[] = {
     llo_pm("usage.prompt_tokens_details.cached_tokens", LLO_F_CACHED),
     llo_pm("usage.completion_tokens_details.reasoning_tokens",
            LLO_F_REASONING),
+    llo_pm("usage.prompt_cache_hit_tokens", LLO_F_CACHED),
+    llo_pm("x_groq.usage.prompt_tokens", LLO_F_PT),
+    llo_pm("x_groq.usage.completion_tokens", LLO_F_CT),
+    llo_pm("x_groq.usage.total_tokens", LLO_F_TT),
     llo_pm("error.type", LLO_F_ERR_TYPE),
     llo_pm("error.message", LLO_F_ERR_MSG),
     llo_pm("error", LLO_F_ERR_MSG),
@@ -409,7 +426,42 @@ llo_gemini_uri(const llo_api_t *a, const uint8_t *uri, size_t len,
 }
 
 
-/* OpenAI: the endpoint by its suffix, chat when none */
+/*
+ * Azure OpenAI: ".../openai/deployments/<deployment>/chat/completions"
+ * (?api-version=... is the query).  The deployment names the model the
+ * call goes to; the body usually has no "model".
+ */
+
+static int
+llo_azure_uri(const llo_api_t *a, const uint8_t *uri, size_t len,
+    llo_sstr_t *model)
+{
+    size_t  start, end;
+
+    if (a == NULL || a->suffix == NULL || !llo_ends(uri, len, a->suffix)) {
+        return 0;
+    }
+
+    end = len - strlen(a->suffix);
+    start = end;
+
+    while (start > 0 && uri[start - 1] != '/') {
+        start--;
+    }
+
+    if (start == end || !llo_ends(uri, start, "/openai/deployments/")) {
+        return 0;
+    }
+
+    if (model) {
+        llo_sstr_set(model, uri + start, end - start);
+    }
+
+    return 1;
+}
+
+
+/* OpenAI and its dialects: the endpoint by its suffix, chat when none */
 
 static int
 llo_openai_api_for(const llo_provider_t *p, const uint8_t *uri, size_t len,
@@ -427,6 +479,20 @@ llo_openai_api_for(const llo_provider_t *p, const uint8_t *uri, size_t len,
     }
 
     return LLO_API_CHAT;
+}
+
+
+static int
+llo_azure_api_for(const llo_provider_t *p, const uint8_t *uri, size_t len,
+    llo_sstr_t *model)
+{
+    int  api;
+
+    api = llo_openai_api_for(p, uri, len, model);
+
+    (void) llo_azure_uri(llo_api_get(api), uri, len, model);
+
+    return api;
 }
 
 
@@ -681,7 +747,15 @@ static const llo_api_t  llo_apis[LLO_API_N] = {
 };
 
 
-/* indexed by LLO_PROV_*; only OpenAI's models count exactly by tiktoken */
+/*
+ * Indexed by LLO_PROV_*.  Only OpenAI's and Azure's models are counted
+ * exactly by tiktoken; the dialects serve Mistral, Llama, DeepSeek, Qwen
+ * and others, whose tokenizers differ.  llm_observer_stream_usage asks
+ * OpenAI, and Azure as it did when auto took Azure's URIs for OpenAI's;
+ * not the others, whose streams it has not been tried on: Mistral, Groq
+ * and DeepSeek send usage with the last chunk anyway, vLLM and Ollama
+ * when their client asks.
+ */
 
 static const llo_provider_t  llo_providers[LLO_PROV_N] = {
 
@@ -689,17 +763,42 @@ static const llo_provider_t  llo_providers[LLO_PROV_N] = {
       .error_body = llo_openai_error },
 
     { .provider = LLO_PROV_OPENAI, .name = "openai",
-      .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error,
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization",
       .tiktoken = 1, .stream_usage = 1 },
 
     { .provider = LLO_PROV_ANTHROPIC, .name = "anthropic",
-      .api_for = llo_anthropic_api_for,
-      .error_body = llo_anthropic_error },
+      .speaks = LLO_PROV_ANTHROPIC, .api_for = llo_anthropic_api_for,
+      .error_body = llo_anthropic_error, .key_header = "x-api-key" },
 
     { .provider = LLO_PROV_GEMINI, .name = "gemini",
-      .api_for = llo_gemini_api_for,
-      .error_body = llo_gemini_error },
+      .speaks = LLO_PROV_GEMINI, .api_for = llo_gemini_api_for,
+      .error_body = llo_gemini_error, .key_header = "x-goog-api-key" },
+
+    { .provider = LLO_PROV_MISTRAL, .name = "mistral",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization" },
+
+    { .provider = LLO_PROV_GROQ, .name = "groq",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization" },
+
+    { .provider = LLO_PROV_DEEPSEEK, .name = "deepseek",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization" },
+
+    { .provider = LLO_PROV_VLLM, .name = "vllm",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization" },
+
+    { .provider = LLO_PROV_OLLAMA, .name = "ollama",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
+      .error_body = llo_openai_error, .key_header = "Authorization" },
+
+    { .provider = LLO_PROV_AZURE, .name = "azure",
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_azure_api_for,
+      .claim = llo_azure_uri, .error_body = llo_openai_error,
+      .key_header = "api-key", .tiktoken = 1, .stream_usage = 1 },
 };
 
 
@@ -747,8 +846,9 @@ int
 llo_api_detect(const uint8_t *uri, size_t len, int *provider,
     llo_sstr_t *model)
 {
-    int               api, prov, i;
-    const llo_api_t  *a;
+    int                    api, prov, i;
+    const llo_api_t       *a;
+    const llo_provider_t  *p;
 
     api = LLO_API_UNKNOWN;
     prov = LLO_PROV_UNKNOWN;
@@ -759,6 +859,18 @@ llo_api_detect(const uint8_t *uri, size_t len, int *provider,
         if (a->uri(a, uri, len, model)) {
             api = i;
             prov = a->provider;
+
+            /* a URI form of a dialect's own: Azure's deployments */
+
+            for (p = &llo_providers[1]; p < &llo_providers[LLO_PROV_N]; p++) {
+                if (p->claim && p->speaks == prov
+                    && p->claim(a, uri, len, model))
+                {
+                    prov = p->provider;
+                    break;
+                }
+            }
+
             break;
         }
     }

@@ -7,9 +7,15 @@
  * look for (llo_parse.c walks them), how its counts are made of the parts
  * sent, how its stream ends and how a stream the module cuts is ended.
  * Each provider fills in an llo_provider_t: its name, which API a URI
- * means when it is configured, the shape of its error bodies, and whether
- * tiktoken counts its models exactly.  A new provider is one entry in
- * llo_api.c.
+ * means when it is configured, a URI form only it uses, the shape of its
+ * error bodies, where its clients present the key, and whether tiktoken
+ * counts its models exactly.
+ *
+ * The OpenAI-compatible servers (Mistral, Groq, DeepSeek, vLLM, Ollama,
+ * Azure OpenAI) are dialects: they speak OpenAI's APIs, so they share its
+ * llo_api_t; their own usage fields are in OpenAI's maps (a field OpenAI
+ * never sends costs nothing there), and what else differs is in their
+ * llo_provider_t.  A new provider is one entry in llo_api.c.
  */
 
 #ifndef _LLO_API_H_INCLUDED_
@@ -27,7 +33,13 @@
 #define LLO_PROV_OPENAI         1
 #define LLO_PROV_ANTHROPIC      2
 #define LLO_PROV_GEMINI         3
-#define LLO_PROV_N              4
+#define LLO_PROV_MISTRAL        4
+#define LLO_PROV_GROQ           5
+#define LLO_PROV_DEEPSEEK       6
+#define LLO_PROV_VLLM           7
+#define LLO_PROV_OLLAMA         8
+#define LLO_PROV_AZURE          9
+#define LLO_PROV_N              10
 
 /* the API shape of an endpoint: what the parsers look for */
 #define LLO_API_UNKNOWN         0       /* bytes and timings only */
@@ -179,8 +191,15 @@ struct llo_provider_s {
     int                     provider;       /* LLO_PROV_* */
     const char             *name;           /* the record's "provider" and
                                                llm_observer_provider's */
+    int                     speaks;         /* whose APIs: its own, or
+                                               OpenAI's for a dialect */
     llo_api_for_pt          api_for;        /* configured: URI to API */
+    llo_uri_pt              claim;          /* auto: a URI form only it
+                                               uses, among the APIs of
+                                               the provider it speaks */
     llo_error_body_pt       error_body;     /* the module's refusals */
+    const char             *key_header;     /* where its own clients send
+                                               the key */
     unsigned                tiktoken:1;     /* its models count exactly */
     unsigned                stream_usage:1; /* llm_observer_stream_usage may
                                                add include_usage */
@@ -198,8 +217,9 @@ const llo_provider_t *llo_provider_get(int provider);
  * "auto": /v1/chat/completions, /v1/completions, /v1/responses,
  * /v1/embeddings (openai), /v1/messages (anthropic), models/<m>:
  * generateContent and :streamGenerateContent (gemini, model from the
- * URI into *model when model is not NULL).  Any prefix before these is
- * allowed (/openai/v1/...); LLO_API_UNKNOWN otherwise.
+ * URI into *model when model is not NULL), and among OpenAI's, the
+ * /openai/deployments/<d>/... form (azure, model <d>).  Any prefix before
+ * these is allowed (/openai/v1/...); LLO_API_UNKNOWN otherwise.
  */
 int llo_api_detect(const uint8_t *uri, size_t len, int *provider,
     llo_sstr_t *model);

@@ -66,8 +66,15 @@ START_TEST(test_provider_table)
         p = llo_provider_get(prov);
 
         ck_assert_int_eq(p->provider, prov);
-        ck_assert_msg(p->api_for && p->error_body, "%s: a hook is missing",
-                      p->name);
+        ck_assert_msg(p->api_for && p->error_body && p->key_header,
+                      "%s: a hook is missing", p->name);
+
+        /* a dialect speaks another's APIs; only a dialect claims URIs */
+        ck_assert_msg(p->speaks > LLO_PROV_UNKNOWN && p->speaks < LLO_PROV_N
+                      && llo_provider_get(p->speaks)->speaks == p->speaks,
+                      "%s speaks %d", p->name, p->speaks);
+        ck_assert_msg(p->claim == NULL || p->speaks != prov,
+                      "%s claims URIs of its own APIs", p->name);
 
         /* llm_observer_provider takes each name once */
         for (other = LLO_PROV_UNKNOWN; other < prov; other++) {
