@@ -29,7 +29,8 @@ CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
               $(shell pkg-config --cflags libpcre2-8)
 
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
-              $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_tok.c \
+              $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_api.c \
+              $(SHARED_DIR)/llo_tok.c \
               $(SHARED_DIR)/llo_strip.c $(SHARED_DIR)/llo_cost.c \
               $(SHARED_DIR)/llo_keys.c $(SHARED_DIR)/llo_call.c
 SHARED_HDR := $(SHARED_SRC:.c=.h)

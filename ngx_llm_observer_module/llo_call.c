@@ -23,11 +23,24 @@ llo_call_counted(const llo_call_in_t *in)
 }
 
 
+/* the API generates tokens (embeddings do not) */
+
+static int
+llo_call_generates(const llo_call_in_t *in)
+{
+    const llo_api_t  *a;
+
+    a = llo_api_get(in->api);
+
+    return a == NULL || a->completion;
+}
+
+
 int
 llo_call_needs_count(const llo_call_in_t *in)
 {
     return llo_call_counted(in)
-           && in->api != LLO_API_EMBEDDINGS
+           && llo_call_generates(in)
            && (in->rs->completion_tokens < 0
                || ((in->sse || in->uri_stream) && !in->rs->done));
 }
@@ -69,7 +82,7 @@ llo_call_outcome(const llo_call_in_t *in, llo_call_t *out)
     }
 
     if (local) {
-        if (in->api == LLO_API_EMBEDDINGS) {
+        if (!llo_call_generates(in)) {
             out->total = out->prompt;
 
         } else if (out->prompt >= 0) {
@@ -132,6 +145,7 @@ llo_call_record(const llo_call_in_t *in, const llo_call_t *c,
 {
     int64_t            flags;
     const char        *name;
+    const llo_api_t   *a;
     const llo_req_t   *rq;
     const llo_resp_t  *rs;
 
@@ -217,10 +231,12 @@ llo_call_record(const llo_call_in_t *in, const llo_call_t *c,
                         rs->model.len);
         }
 
-        if (in->cut) {
+        a = llo_api_get(in->api);
+
+        if (in->cut && a != NULL && a->cut_reason != NULL) {
             /* what the module's own ending of the stream said */
-            name = in->api == LLO_API_MESSAGES ? "max_tokens" : "length";
-            llo_rec_str(rec, LLO_S_FINISH_REASON, name, strlen(name));
+            llo_rec_str(rec, LLO_S_FINISH_REASON, a->cut_reason,
+                        strlen(a->cut_reason));
 
         } else if (rs->finish_reason.set) {
             llo_rec_str(rec, LLO_S_FINISH_REASON, rs->finish_reason.data,

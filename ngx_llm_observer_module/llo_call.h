@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llo_api.h"
 #include "llo_cost.h"
 #include "llo_keys.h"
 #include "llo_parse.h"

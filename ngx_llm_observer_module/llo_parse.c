@@ -3,7 +3,9 @@
  *
  * One JSON walker serves every API: yajl reports each value with its path
  * ("choices[].delta.content"), and a table per API says what the path
- * means.  Three things a path alone cannot say are handled around it:
+ * means (the API's llo_api_t, llo_api.c, which also says which of what
+ * follows it uses).  Three things a path alone cannot say are handled
+ * around it:
  *
  *   - whether a string is answer text can depend on a sibling key that
  *     may come after it ("type":"output_text", Gemini's "thought":true):
@@ -12,8 +14,8 @@
  *     its top-level "type": that is settled when the event ends;
  *   - some providers send counts in parts (Anthropic's input is three
  *     numbers, Gemini's output two): the parts are kept and the sums
- *     made again each time one arrives, so a repeated (cumulative) count
- *     overwrites and is never added twice.
+ *     made again (the API's derive) each time one arrives, so a repeated
+ *     (cumulative) count overwrites and is never added twice.
  */
 
 #include <stdio.h>
@@ -23,7 +25,7 @@
 #include <yajl/yajl_parse.h>
 #include <zlib.h>
 
-#include "llo_parse.h"
+#include "llo_api.h"
 
 
 /* paths we look for are short; a longer one only has to stay long */
@@ -41,327 +43,6 @@
 #define LLO_V_STRING            3
 #define LLO_V_MAP               4       /* a container starts here */
 #define LLO_V_ARRAY             5
-
-
-typedef enum {
-    LLO_F_NONE = 0,
-    LLO_F_ID,
-    LLO_F_MODEL,
-    LLO_F_FINISH,
-    LLO_F_TEXT,
-    LLO_F_PT,
-    LLO_F_CT,
-    LLO_F_TT,
-    LLO_F_CACHED,
-    LLO_F_REASONING,
-    LLO_F_ERR_TYPE,
-    LLO_F_ERR_MSG,
-
-    LLO_F_ERR_CODE,             /* error_type, unless a "type" gave one */
-    LLO_F_STATUS,               /* finish_reason, unless a reason gave one */
-    LLO_F_TEXT_IF_TYPE,         /* text if the object's gate opens */
-    LLO_F_TEXT_UNLESS_THOUGHT,  /* text unless the object is a thought */
-    LLO_F_GATE_TYPE,            /* the object's "type": opens on accept */
-    LLO_F_GATE_THOUGHT,         /* Gemini "thought": true closes */
-    LLO_F_EV_TYPE,              /* an SSE event's top-level "type" */
-    LLO_F_EV_STATUS,            /* kept until the event's type is known */
-    LLO_F_EV_REASON,
-    LLO_F_EV_CODE,
-    LLO_F_EV_MSG,
-    LLO_F_A_IN,                 /* Anthropic input_tokens */
-    LLO_F_A_CC,                 /* cache_creation_input_tokens */
-    LLO_F_A_CR,                 /* cache_read_input_tokens */
-    LLO_F_G_CAND,               /* Gemini candidatesTokenCount */
-    LLO_F_G_THOUGHTS,           /* thoughtsTokenCount */
-
-    LLO_F_REQ_MODEL,
-    LLO_F_REQ_STREAM,
-    LLO_F_REQ_USAGE,
-    LLO_F_REQ_OPTIONS,          /* the key is there, whatever its value */
-    LLO_F_REQ_MAX,
-    LLO_F_REQ_TEXT,             /* prompt text, and counted */
-    LLO_F_REQ_COUNT,            /* counted only (role, tool_call_id) */
-    LLO_F_REQ_NAME,             /* counted, and 1 of framing */
-    LLO_F_REQ_MSG,              /* a message (an object) starts */
-    LLO_F_REQ_PROMPT,           /* a prompt string or a token id */
-    LLO_F_REQ_INSTR,            /* Responses "instructions" */
-    LLO_F_REQ_INPUT,            /* Responses "input" as a string */
-
-    LLO_F_MAX
-} llo_path_field_e;
-
-
-typedef struct {
-    const char         *path;
-    size_t              len;
-    llo_path_field_e    field;
-    const char         *accept;         /* the "type" that opens a gate */
-    unsigned            wild:1;         /* "a[]." matches "a[].<any key>" */
-} llo_path_map_t;
-
-
-#define llo_pm(s, f)     { s, sizeof(s) - 1, f, NULL, 0 }
-#define llo_pa(s, f, a)  { s, sizeof(s) - 1, f, a, 0 }
-#define llo_pw(s, f)     { s, sizeof(s) - 1, f, NULL, 1 }
-
-/* streamGenerateContent without alt=sse is one JSON array of responses */
-#define llo_pg(s, f)     llo_pm(s, f), llo_pm("[]." s, f)
-#define llo_pga(s, f, a) llo_pa(s, f, a), llo_pa("[]." s, f, a)
-
-#define llo_pm_end       { NULL, 0, LLO_F_NONE, NULL, 0 }
-
-
-/*
- * OpenAI chat completions.  The completions and error paths are here too:
- * an OpenAI endpoint the URI does not name is parsed as chat.
- */
-
-static const llo_path_map_t  llo_resp_chat[] = {
-    llo_pm("id", LLO_F_ID),
-    llo_pm("model", LLO_F_MODEL),
-    llo_pm("choices[].finish_reason", LLO_F_FINISH),
-    llo_pm("choices[].delta.content", LLO_F_TEXT),
-    llo_pm("choices[].message.content", LLO_F_TEXT),
-    llo_pm("choices[].text", LLO_F_TEXT),
-    llo_pm("usage.prompt_tokens", LLO_F_PT),
-    llo_pm("usage.completion_tokens", LLO_F_CT),
-    llo_pm("usage.total_tokens", LLO_F_TT),
-    llo_pm("usage.prompt_tokens_details.cached_tokens", LLO_F_CACHED),
-    llo_pm("usage.completion_tokens_details.reasoning_tokens",
-           LLO_F_REASONING),
-    llo_pm("error.type", LLO_F_ERR_TYPE),
-    llo_pm("error.message", LLO_F_ERR_MSG),
-    llo_pm("error", LLO_F_ERR_MSG),
-    llo_pm_end
-};
-
-static const llo_path_map_t  llo_resp_completions[] = {
-    llo_pm("id", LLO_F_ID),
-    llo_pm("model", LLO_F_MODEL),
-    llo_pm("choices[].finish_reason", LLO_F_FINISH),
-    llo_pm("choices[].text", LLO_F_TEXT),
-    llo_pm("usage.prompt_tokens", LLO_F_PT),
-    llo_pm("usage.completion_tokens", LLO_F_CT),
-    llo_pm("usage.total_tokens", LLO_F_TT),
-    llo_pm("usage.prompt_tokens_details.cached_tokens", LLO_F_CACHED),
-    llo_pm("usage.completion_tokens_details.reasoning_tokens",
-           LLO_F_REASONING),
-    llo_pm("error.type", LLO_F_ERR_TYPE),
-    llo_pm("error.message", LLO_F_ERR_MSG),
-    llo_pm("error", LLO_F_ERR_MSG),
-    llo_pm_end
-};
-
-/* data[].embedding[] is thousands of numbers: nothing here matches them */
-
-static const llo_path_map_t  llo_resp_embeddings[] = {
-    llo_pm("model", LLO_F_MODEL),
-    llo_pm("usage.prompt_tokens", LLO_F_PT),
-    llo_pm("usage.total_tokens", LLO_F_TT),
-    llo_pm("error.type", LLO_F_ERR_TYPE),
-    llo_pm("error.message", LLO_F_ERR_MSG),
-    llo_pm("error", LLO_F_ERR_MSG),
-    llo_pm_end
-};
-
-/*
- * OpenAI responses.  The body is the response object; a stream's events
- * carry it under "response" (created, in_progress, and the terminal
- * completed / incomplete / failed, whose output[] repeats the text the
- * deltas brought: "response.output[]" is deliberately not here).  Text is
- * the "delta" of response.output_text.delta events only, and the type
- * comes from the event: line, or from "type" when there is none.
- */
-
-static const llo_path_map_t  llo_resp_responses[] = {
-    llo_pm("id", LLO_F_ID),
-    llo_pm("model", LLO_F_MODEL),
-    llo_pm("status", LLO_F_STATUS),
-    llo_pm("incomplete_details.reason", LLO_F_FINISH),
-    llo_pm("output[].content[].text", LLO_F_TEXT_IF_TYPE),
-    llo_pa("output[].content[].type", LLO_F_GATE_TYPE, "output_text"),
-    llo_pm("usage.input_tokens", LLO_F_PT),
-    llo_pm("usage.output_tokens", LLO_F_CT),
-    llo_pm("usage.total_tokens", LLO_F_TT),
-    llo_pm("usage.input_tokens_details.cached_tokens", LLO_F_CACHED),
-    llo_pm("usage.output_tokens_details.reasoning_tokens", LLO_F_REASONING),
-    llo_pm("error.type", LLO_F_ERR_TYPE),
-    llo_pm("error.code", LLO_F_ERR_CODE),
-    llo_pm("error.message", LLO_F_ERR_MSG),
-
-    llo_pa("type", LLO_F_EV_TYPE, "response.output_text.delta"),
-    llo_pm("delta", LLO_F_TEXT_IF_TYPE),
-    llo_pm("response.id", LLO_F_ID),
-    llo_pm("response.model", LLO_F_MODEL),
-    llo_pm("response.status", LLO_F_EV_STATUS),
-    llo_pm("response.incomplete_details.reason", LLO_F_EV_REASON),
-    llo_pm("response.usage.input_tokens", LLO_F_PT),
-    llo_pm("response.usage.output_tokens", LLO_F_CT),
-    llo_pm("response.usage.total_tokens", LLO_F_TT),
-    llo_pm("response.usage.input_tokens_details.cached_tokens",
-           LLO_F_CACHED),
-    llo_pm("response.usage.output_tokens_details.reasoning_tokens",
-           LLO_F_REASONING),
-    llo_pm("response.error.code", LLO_F_ERR_CODE),
-    llo_pm("response.error.message", LLO_F_ERR_MSG),
-
-    /* an "error" event: {"type":"error","code":...,"message":...}; other
-     * events have a top-level "code" too (code interpreter) */
-    llo_pm("code", LLO_F_EV_CODE),
-    llo_pm("message", LLO_F_EV_MSG),
-    llo_pm_end
-};
-
-/*
- * Anthropic messages.  The body is the message; a stream sends it in
- * message_start (no content yet), then content_block_start/_delta (text
- * only in "text" blocks and "text_delta" deltas: thinking, tool input and
- * signatures are not answer text), then message_delta with the stop
- * reason and usage counts that replace the earlier ones.
- */
-
-static const llo_path_map_t  llo_resp_messages[] = {
-    llo_pm("id", LLO_F_ID),
-    llo_pm("model", LLO_F_MODEL),
-    llo_pm("stop_reason", LLO_F_FINISH),
-    llo_pm("content[].text", LLO_F_TEXT_IF_TYPE),
-    llo_pa("content[].type", LLO_F_GATE_TYPE, "text"),
-    llo_pm("usage.input_tokens", LLO_F_A_IN),
-    llo_pm("usage.cache_creation_input_tokens", LLO_F_A_CC),
-    llo_pm("usage.cache_read_input_tokens", LLO_F_A_CR),
-    llo_pm("usage.output_tokens", LLO_F_CT),
-    llo_pm("error.type", LLO_F_ERR_TYPE),
-    llo_pm("error.message", LLO_F_ERR_MSG),
-
-    llo_pm("type", LLO_F_EV_TYPE),
-    llo_pm("message.id", LLO_F_ID),
-    llo_pm("message.model", LLO_F_MODEL),
-    llo_pm("message.content[].text", LLO_F_TEXT_IF_TYPE),
-    llo_pa("message.content[].type", LLO_F_GATE_TYPE, "text"),
-    llo_pm("message.usage.input_tokens", LLO_F_A_IN),
-    llo_pm("message.usage.cache_creation_input_tokens", LLO_F_A_CC),
-    llo_pm("message.usage.cache_read_input_tokens", LLO_F_A_CR),
-    llo_pm("message.usage.output_tokens", LLO_F_CT),
-    llo_pm("content_block.text", LLO_F_TEXT_IF_TYPE),
-    llo_pa("content_block.type", LLO_F_GATE_TYPE, "text"),
-    llo_pm("delta.text", LLO_F_TEXT_IF_TYPE),
-    llo_pa("delta.type", LLO_F_GATE_TYPE, "text_delta"),
-    llo_pm("delta.stop_reason", LLO_F_FINISH),
-    llo_pm_end
-};
-
-/*
- * Gemini generateContent and streamGenerateContent: each SSE event, and
- * each element of the JSON array streamGenerateContent sends without
- * alt=sse, is a whole response; usageMetadata is cumulative.
- */
-
-static const llo_path_map_t  llo_resp_gemini[] = {
-    llo_pg("responseId", LLO_F_ID),
-    llo_pg("modelVersion", LLO_F_MODEL),
-    llo_pg("candidates[].finishReason", LLO_F_FINISH),
-    llo_pg("candidates[].content.parts[].text", LLO_F_TEXT_UNLESS_THOUGHT),
-    llo_pg("candidates[].content.parts[].thought", LLO_F_GATE_THOUGHT),
-    llo_pg("usageMetadata.promptTokenCount", LLO_F_PT),
-    llo_pg("usageMetadata.cachedContentTokenCount", LLO_F_CACHED),
-    llo_pg("usageMetadata.candidatesTokenCount", LLO_F_G_CAND),
-    llo_pg("usageMetadata.thoughtsTokenCount", LLO_F_G_THOUGHTS),
-    llo_pg("usageMetadata.totalTokenCount", LLO_F_TT),
-    llo_pg("error.status", LLO_F_ERR_TYPE),
-    llo_pg("error.message", LLO_F_ERR_MSG),
-    llo_pm_end
-};
-
-
-/* the keys every JSON request may have; Gemini's differ (see below) */
-
-#define llo_req_common                                                        \
-    llo_pm("model", LLO_F_REQ_MODEL),                                         \
-    llo_pm("stream", LLO_F_REQ_STREAM),                                       \
-    llo_pm("stream_options", LLO_F_REQ_OPTIONS),                              \
-    llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE)
-
-/* every string of a message is counted (tiktoken's cookbook) */
-
-static const llo_path_map_t  llo_req_chat[] = {
-    llo_req_common,
-    llo_pm("max_tokens", LLO_F_REQ_MAX),
-    llo_pm("max_completion_tokens", LLO_F_REQ_MAX),
-    llo_pm("messages[]", LLO_F_REQ_MSG),
-    llo_pm("messages[].content", LLO_F_REQ_TEXT),
-    llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
-    llo_pm("messages[].name", LLO_F_REQ_NAME),
-    llo_pw("messages[].", LLO_F_REQ_COUNT),
-    llo_pm_end
-};
-
-static const llo_path_map_t  llo_req_completions[] = {
-    llo_req_common,
-    llo_pm("max_tokens", LLO_F_REQ_MAX),
-    llo_pm("prompt", LLO_F_REQ_PROMPT),
-    llo_pm("prompt[]", LLO_F_REQ_PROMPT),
-    llo_pm("prompt[][]", LLO_F_REQ_PROMPT),
-    llo_pm_end
-};
-
-static const llo_path_map_t  llo_req_embeddings[] = {
-    llo_req_common,
-    llo_pm("input", LLO_F_REQ_PROMPT),
-    llo_pm("input[]", LLO_F_REQ_PROMPT),
-    llo_pm("input[][]", LLO_F_REQ_PROMPT),
-    llo_pm_end
-};
-
-static const llo_path_map_t  llo_req_responses[] = {
-    llo_req_common,
-    llo_pm("max_output_tokens", LLO_F_REQ_MAX),
-    llo_pm("instructions", LLO_F_REQ_INSTR),
-    llo_pm("input", LLO_F_REQ_INPUT),
-    llo_pm("input[]", LLO_F_REQ_MSG),
-    llo_pm("input[].role", LLO_F_REQ_COUNT),
-    llo_pm("input[].content", LLO_F_REQ_TEXT),
-    llo_pm("input[].content[].text", LLO_F_REQ_TEXT),
-    llo_pm_end
-};
-
-static const llo_path_map_t  llo_req_messages[] = {
-    llo_req_common,
-    llo_pm("max_tokens", LLO_F_REQ_MAX),
-    llo_pm("system", LLO_F_REQ_TEXT),
-    llo_pm("system[].text", LLO_F_REQ_TEXT),
-    llo_pm("messages[]", LLO_F_REQ_MSG),
-    llo_pm("messages[].content", LLO_F_REQ_TEXT),
-    llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
-    llo_pm_end
-};
-
-/*
- * The model and streaming are in Gemini's URI, not its body; its JSON
- * parser takes proto field names too, and Google's own examples use both
- * spellings.
- */
-
-static const llo_path_map_t  llo_req_gemini[] = {
-    llo_pm("contents[]", LLO_F_REQ_MSG),
-    llo_pm("contents[].parts[].text", LLO_F_REQ_TEXT),
-    llo_pm("systemInstruction.parts[].text", LLO_F_REQ_TEXT),
-    llo_pm("system_instruction.parts[].text", LLO_F_REQ_TEXT),
-    llo_pm("generationConfig.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generationConfig.max_output_tokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.max_output_tokens", LLO_F_REQ_MAX),
-    llo_pm_end
-};
-
-
-static const char  *llo_provider_names[] = {
-    "unknown", "openai", "anthropic", "gemini"
-};
-
-static const char  *llo_api_names[] = {
-    "unknown", "chat", "completions", "responses", "embeddings", "messages",
-    "generate"
-};
 
 
 /* where yajl is in the document, as "choices[].delta.content" */
@@ -424,7 +105,7 @@ typedef struct {
 struct llo_req_parser_s {
     llo_req_t           res;
     llo_json_t          json;
-    int                 api;
+    const llo_api_t    *a;              /* NULL: bytes only */
     unsigned            failed:1;
     unsigned            parsed:1;       /* the whole body was JSON */
     unsigned            no_count:1;     /* no estimate will be asked for */
@@ -445,7 +126,8 @@ struct llo_req_parser_s {
 
 struct llo_resp_parser_s {
     llo_resp_t          res;
-    int                 api;
+    const llo_api_t    *a;              /* NULL: bytes only (LLO_BODY_OTHER,
+                                           nothing is parsed) */
     int                 body;
     int                 skim;
     unsigned            failed:1;       /* stop feeding the parser */
@@ -457,11 +139,7 @@ struct llo_resp_parser_s {
     void               *on_text_data;
 
     /* counts that arrive in parts */
-    int64_t             a_in;
-    int64_t             a_cc;
-    int64_t             a_cr;
-    int64_t             g_cand;
-    int64_t             g_thoughts;
+    llo_usage_parts_t   parts;
 
     /* each open object's gate: -1 not yet known, 0 closed, 1 open; and
      * the text waiting for one */
@@ -515,20 +193,14 @@ static int llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
     size_t len, const char *what, uint64_t offset, char *err, size_t errlen);
 static void llo_text_append(llo_text_t *t, const void *s, size_t n, int sep);
 static int llo_text_init(llo_text_t *t, size_t cap);
-static void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
 static int llo_sstr_is(const llo_sstr_t *s, const char *lit);
 static void llo_mstr_set(llo_mstr_t *s, const void *v, size_t len);
 static int llo_int(const uint8_t *v, size_t len, int64_t *out);
-static int llo_ends(const uint8_t *s, size_t len, const char *suffix);
-static int llo_contains(const uint8_t *s, size_t len, const char *what);
-static int llo_gemini_uri(const uint8_t *uri, size_t len, llo_sstr_t *model);
-static int llo_openai_api(const uint8_t *uri, size_t len);
 static void llo_req_piece(llo_req_parser_t *p, const void *s, size_t len);
 static void llo_req_text(llo_req_parser_t *p, const uint8_t *v, size_t len);
 static void llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
     const uint8_t *v, size_t len);
 static void llo_resp_text(llo_resp_parser_t *p, const uint8_t *s, size_t n);
-static void llo_resp_derive(llo_resp_parser_t *p);
 static void llo_resp_gated(llo_resp_parser_t *p, int depth, int dfl,
     const uint8_t *v, size_t len);
 static void llo_resp_close(llo_json_t *j, int depth);
@@ -689,7 +361,7 @@ llo_text_append(llo_text_t *t, const void *s, size_t n, int sep)
 }
 
 
-static void
+void
 llo_sstr_set(llo_sstr_t *s, const void *v, size_t len)
 {
     if (len >= LLO_SMALL_STR) {
@@ -1067,222 +739,7 @@ llo_json_error(llo_json_t *j, yajl_status st, const uint8_t *data,
 }
 
 
-/* -- providers and APIs ---------------------------------------------------- */
-
-
-const char *
-llo_provider_name(int provider)
-{
-    if (provider < 0
-        || provider >= (int) (sizeof(llo_provider_names)
-                              / sizeof(llo_provider_names[0])))
-    {
-        return llo_provider_names[LLO_PROV_UNKNOWN];
-    }
-
-    return llo_provider_names[provider];
-}
-
-
-const char *
-llo_api_name(int api)
-{
-    if (api < 0
-        || api >= (int) (sizeof(llo_api_names) / sizeof(llo_api_names[0])))
-    {
-        return llo_api_names[LLO_API_UNKNOWN];
-    }
-
-    return llo_api_names[api];
-}
-
-
-static int
-llo_ends(const uint8_t *s, size_t len, const char *suffix)
-{
-    size_t  n;
-
-    n = strlen(suffix);
-
-    return len >= n && memcmp(s + len - n, suffix, n) == 0;
-}
-
-
-static int
-llo_contains(const uint8_t *s, size_t len, const char *what)
-{
-    size_t  i, n;
-
-    n = strlen(what);
-
-    for (i = 0; i + n <= len; i++) {
-        if (memcmp(s + i, what, n) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * ".../models/<model>:generateContent" or ":streamGenerateContent" (also
- * tunedModels/, and Vertex AI's .../publishers/google/models/<model>:...).
- * The model segment is kept as sent, percent-escapes and all.
- */
-
-static int
-llo_gemini_uri(const uint8_t *uri, size_t len, llo_sstr_t *model)
-{
-    size_t  colon, start;
-
-    if (llo_ends(uri, len, ":generateContent")) {
-        colon = len - (sizeof(":generateContent") - 1);
-
-    } else if (llo_ends(uri, len, ":streamGenerateContent")) {
-        colon = len - (sizeof(":streamGenerateContent") - 1);
-
-    } else {
-        return 0;
-    }
-
-    start = colon;
-
-    while (start > 0 && uri[start - 1] != '/') {
-        start--;
-    }
-
-    if (start == colon
-        || (!(llo_ends(uri, start, "models/")
-              && (start == 7 || uri[start - 8] == '/'))
-            && !(llo_ends(uri, start, "tunedModels/")
-                 && (start == 12 || uri[start - 13] == '/'))))
-    {
-        return 0;
-    }
-
-    if (model) {
-        llo_sstr_set(model, uri + start, colon - start);
-    }
-
-    return 1;
-}
-
-
-/* chat is tested before completions: it ends with "/completions" too */
-
-static int
-llo_openai_api(const uint8_t *uri, size_t len)
-{
-    if (llo_ends(uri, len, "/chat/completions")) {
-        return LLO_API_CHAT;
-    }
-
-    if (llo_ends(uri, len, "/completions")) {
-        return LLO_API_COMPLETIONS;
-    }
-
-    if (llo_ends(uri, len, "/responses")) {
-        return LLO_API_RESPONSES;
-    }
-
-    if (llo_ends(uri, len, "/embeddings")) {
-        return LLO_API_EMBEDDINGS;
-    }
-
-    return LLO_API_UNKNOWN;
-}
-
-
-int
-llo_api_detect(const uint8_t *uri, size_t len, int *provider,
-    llo_sstr_t *model)
-{
-    int     api, prov;
-    size_t  k;
-
-    api = LLO_API_UNKNOWN;
-    prov = LLO_PROV_UNKNOWN;
-
-    if (llo_gemini_uri(uri, len, model)) {
-        api = LLO_API_GEMINI;
-        prov = LLO_PROV_GEMINI;
-
-    } else {
-        api = llo_openai_api(uri, len);
-
-        if (api != LLO_API_UNKNOWN) {
-            prov = LLO_PROV_OPENAI;
-
-        } else if (llo_ends(uri, len, "/messages")) {
-
-            /* OpenAI's assistants have /threads/<id>/messages */
-
-            k = len - (sizeof("/messages") - 1);
-
-            while (k > 0 && uri[k - 1] != '/') {
-                k--;
-            }
-
-            if (!llo_ends(uri, k, "/threads/")) {
-                api = LLO_API_MESSAGES;
-                prov = LLO_PROV_ANTHROPIC;
-            }
-        }
-    }
-
-    if (provider) {
-        *provider = prov;
-    }
-
-    return api;
-}
-
-
-/*
- * The provider is known: the URI only chooses among its endpoints.
- * Anthropic's count_tokens and batches answer in other shapes.
- */
-
-int
-llo_api_for(int provider, const uint8_t *uri, size_t len, llo_sstr_t *model)
-{
-    int  api;
-
-    switch (provider) {
-
-    case LLO_PROV_OPENAI:
-        api = llo_openai_api(uri, len);
-        return api == LLO_API_UNKNOWN ? LLO_API_CHAT : api;
-
-    case LLO_PROV_ANTHROPIC:
-        if (llo_ends(uri, len, "/count_tokens")
-            || llo_contains(uri, len, "/messages/batches"))
-        {
-            return LLO_API_UNKNOWN;
-        }
-
-        return LLO_API_MESSAGES;
-
-    case LLO_PROV_GEMINI:
-        (void) llo_gemini_uri(uri, len, model);
-        return LLO_API_GEMINI;
-
-    default:
-        return llo_api_detect(uri, len, NULL, model);
-    }
-}
-
-
 /* -- requests ------------------------------------------------------------ */
-
-
-/* the path table of each LLO_API_* */
-
-static const llo_path_map_t  *llo_req_maps[] = {
-    NULL, llo_req_chat, llo_req_completions, llo_req_responses,
-    llo_req_embeddings, llo_req_messages, llo_req_gemini
-};
 
 
 /*
@@ -1419,7 +876,7 @@ llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
 
         r->messages++;
 
-        if (p->api == LLO_API_CHAT || p->api == LLO_API_RESPONSES) {
+        if (p->a->framing) {
             p->framing += 3;
             p->framed++;
         }
@@ -1482,8 +939,7 @@ llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
 llo_req_parser_t *
 llo_req_create(int api, size_t max_text)
 {
-    llo_req_parser_t      *p;
-    const llo_path_map_t  *map;
+    llo_req_parser_t  *p;
 
     p = calloc(1, sizeof(llo_req_parser_t));
     if (p == NULL) {
@@ -1499,18 +955,15 @@ llo_req_create(int api, size_t max_text)
         return NULL;
     }
 
-    map = (api > 0 && api <= LLO_API_GEMINI) ? llo_req_maps[api] : NULL;
+    p->a = llo_api_get(api);
 
-    if (map == NULL) {
+    if (p->a == NULL) {
         /* bytes only */
-        p->api = LLO_API_UNKNOWN;
         p->failed = 1;
         return p;
     }
 
-    p->api = api;
-
-    llo_json_init(&p->json, map, llo_req_value, p);
+    llo_json_init(&p->json, p->a->req, llo_req_value, p);
     p->json.containers = 1;
 
     p->json.yajl = llo_json_yajl(&p->json);
@@ -1632,12 +1085,6 @@ llo_req_destroy(llo_req_parser_t *p)
 /* -- responses ----------------------------------------------------------- */
 
 
-static const llo_path_map_t  *llo_resp_maps[] = {
-    NULL, llo_resp_chat, llo_resp_completions, llo_resp_responses,
-    llo_resp_embeddings, llo_resp_messages, llo_resp_gemini
-};
-
-
 /* every piece of answer text goes here, from yajl and from the skimmer */
 
 static void
@@ -1652,47 +1099,6 @@ llo_resp_text(llo_resp_parser_t *p, const uint8_t *s, size_t n)
     }
 
     llo_text_append(&p->res.text, s, n, 0);
-}
-
-
-/*
- * The sums made of parts, again after any part changed.  Anthropic: the
- * prompt is input + cache creation + cache read (input_tokens counts only
- * what came after the last cache breakpoint); Gemini: the completion is
- * candidates + thoughts, as OpenAI's completion includes its reasoning.
- */
-
-static void
-llo_resp_derive(llo_resp_parser_t *p)
-{
-    llo_resp_t  *r;
-
-    r = &p->res;
-
-    if (p->api == LLO_API_MESSAGES) {
-
-        if (p->a_in >= 0 || p->a_cc >= 0 || p->a_cr >= 0) {
-            r->prompt_tokens = (p->a_in > 0 ? p->a_in : 0)
-                               + (p->a_cc > 0 ? p->a_cc : 0)
-                               + (p->a_cr > 0 ? p->a_cr : 0);
-        }
-
-        r->cached_tokens = p->a_cr;
-        r->cache_creation_tokens = p->a_cc;
-
-        if (r->prompt_tokens >= 0 && r->completion_tokens >= 0) {
-            r->total_tokens = r->prompt_tokens + r->completion_tokens;
-        }
-
-    } else if (p->api == LLO_API_GEMINI) {
-
-        if (p->g_cand >= 0 || p->g_thoughts >= 0) {
-            r->completion_tokens = (p->g_cand > 0 ? p->g_cand : 0)
-                                   + (p->g_thoughts > 0 ? p->g_thoughts : 0);
-        }
-
-        r->reasoning_tokens = p->g_thoughts;
-    }
 }
 
 
@@ -1929,23 +1335,23 @@ llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
         break;
 
     case LLO_F_A_IN:
-        dst = &p->a_in;
+        dst = &p->parts.input;
         break;
 
     case LLO_F_A_CC:
-        dst = &p->a_cc;
+        dst = &p->parts.cache_creation;
         break;
 
     case LLO_F_A_CR:
-        dst = &p->a_cr;
+        dst = &p->parts.cache_read;
         break;
 
     case LLO_F_G_CAND:
-        dst = &p->g_cand;
+        dst = &p->parts.candidates;
         break;
 
     case LLO_F_G_THOUGHTS:
-        dst = &p->g_thoughts;
+        dst = &p->parts.thoughts;
         break;
 
     default:
@@ -1958,23 +1364,27 @@ llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
         *dst = n;
         r->usage = 1;
 
-        if (p->api == LLO_API_MESSAGES || p->api == LLO_API_GEMINI) {
-            llo_resp_derive(p);
+        /* the sums made of parts, again after any part changed */
+        if (p->a->derive) {
+            p->a->derive(&p->parts, r);
         }
     }
 }
 
 
 /*
- * An SSE event has been parsed: what its type decides.  The type is the
- * event: line's, or the top-level "type" when there is no such line.
+ * An SSE event has been parsed: what its type decides, by the API's
+ * end_events and error_event.  The type is the event: line's, or the
+ * top-level "type" when there is no such line.  An ending event's reason
+ * or status (Responses' response.incomplete) is the finish reason.
  */
 
 static void
 llo_resp_event_end(llo_resp_parser_t *p)
 {
-    llo_resp_t  *r;
-    llo_sstr_t  *t;
+    llo_resp_t          *r;
+    llo_sstr_t          *t;
+    const char *const   *e;
 
     r = &p->res;
     t = p->ev_name.set ? &p->ev_name : &p->ev_type;
@@ -1983,47 +1393,33 @@ llo_resp_event_end(llo_resp_parser_t *p)
         return;
     }
 
-    switch (p->api) {
-
-    case LLO_API_RESPONSES:
-
-        if (llo_sstr_is(t, "error")) {
-            if (p->ev_code.set && !p->err_type_strong) {
-                r->error_type = p->ev_code;
-            }
-
-            if (p->ev_msg.set) {
-                llo_mstr_set(&r->error_message, p->ev_msg.data,
-                             p->ev_msg.len);
-                r->error_message.truncated = p->ev_msg.truncated;
-            }
-
-            return;
+    if (p->a->error_event && llo_sstr_is(t, p->a->error_event)) {
+        if (p->ev_code.set && !p->err_type_strong) {
+            r->error_type = p->ev_code;
         }
 
-        if (llo_sstr_is(t, "response.completed")
-            || llo_sstr_is(t, "response.incomplete")
-            || llo_sstr_is(t, "response.failed"))
-        {
-            r->done = 1;
-
-            if (p->ev_reason.set) {
-                r->finish_reason = p->ev_reason;
-
-            } else if (p->ev_status.set) {
-                r->finish_reason = p->ev_status;
-            }
+        if (p->ev_msg.set) {
+            llo_mstr_set(&r->error_message, p->ev_msg.data, p->ev_msg.len);
+            r->error_message.truncated = p->ev_msg.truncated;
         }
 
         return;
+    }
 
-    case LLO_API_MESSAGES:
-        if (llo_sstr_is(t, "message_stop")) {
-            r->done = 1;
+    for (e = p->a->end_events; e && *e; e++) {
+        if (!llo_sstr_is(t, *e)) {
+            continue;
         }
-        return;
 
-    default:
+        r->done = 1;
+
+        if (p->ev_reason.set) {
+            r->finish_reason = p->ev_reason;
+
+        } else if (p->ev_status.set) {
+            r->finish_reason = p->ev_status;
+        }
+
         return;
     }
 }
@@ -2032,37 +1428,33 @@ llo_resp_event_end(llo_resp_parser_t *p)
 llo_resp_parser_t *
 llo_resp_create(int api, int body, int gzip, size_t max_text, int skim)
 {
-    llo_resp_parser_t     *p;
-    const llo_path_map_t  *map;
+    llo_resp_parser_t  *p;
 
     p = calloc(1, sizeof(llo_resp_parser_t));
     if (p == NULL) {
         return NULL;
     }
 
-    map = (api > 0 && api <= LLO_API_GEMINI) ? llo_resp_maps[api] : NULL;
+    p->a = llo_api_get(api);
 
-    if (map == NULL) {
+    if (p->a == NULL) {
         /* bytes only: decoded, so that "bytes" means the same for all */
-        api = LLO_API_UNKNOWN;
         body = LLO_BODY_OTHER;
-        map = llo_resp_chat;
     }
 
-    p->api = api;
     p->body = body;
-    p->skim = skim == LLO_SKIM_ON && api == LLO_API_CHAT;
+    p->skim = skim == LLO_SKIM_ON && p->a && p->a->skim;
     p->res.prompt_tokens = -1;
     p->res.completion_tokens = -1;
     p->res.total_tokens = -1;
     p->res.cached_tokens = -1;
     p->res.cache_creation_tokens = -1;
     p->res.reasoning_tokens = -1;
-    p->a_in = -1;
-    p->a_cc = -1;
-    p->a_cr = -1;
-    p->g_cand = -1;
-    p->g_thoughts = -1;
+    p->parts.input = -1;
+    p->parts.cache_creation = -1;
+    p->parts.cache_read = -1;
+    p->parts.candidates = -1;
+    p->parts.thoughts = -1;
     memset(p->gate, 0xff, sizeof(p->gate));
 
     if (llo_text_init(&p->res.text, max_text) != 0) {
@@ -2070,11 +1462,9 @@ llo_resp_create(int api, int body, int gzip, size_t max_text, int skim)
         return NULL;
     }
 
-    llo_json_init(&p->json, map, llo_resp_value, p);
+    llo_json_init(&p->json, p->a ? p->a->resp : NULL, llo_resp_value, p);
 
-    if (api == LLO_API_RESPONSES || api == LLO_API_MESSAGES
-        || api == LLO_API_GEMINI)
-    {
+    if (p->a && p->a->gates) {
         p->json.close = llo_resp_close;
     }
 
@@ -2545,7 +1935,7 @@ llo_sse_dispatch(llo_resp_parser_t *p)
         p->res.finish_end = p->ev_end;
 
         /* Gemini has no end marker: its last event has the reason */
-        if (p->api == LLO_API_GEMINI) {
+        if (p->a->end_on_finish) {
             p->res.done = 1;
         }
     }
@@ -2755,8 +2145,8 @@ llo_yajl_event(llo_resp_parser_t *p, const uint8_t *d, size_t n)
     p->ev_code.set = 0;
     p->ev_msg.set = 0;
 
-    if (p->api == LLO_API_RESPONSES && p->ev_name.set) {
-        p->gate[1] = llo_sstr_is(&p->ev_name, "response.output_text.delta");
+    if (p->a->text_event && p->ev_name.set) {
+        p->gate[1] = llo_sstr_is(&p->ev_name, p->a->text_event);
         p->gate_fixed = 1;
     }
 

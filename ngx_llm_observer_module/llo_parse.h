@@ -37,22 +37,6 @@
 #define LLO_SKIM_OFF            0
 #define LLO_SKIM_ON             1
 
-/* the providers, as stored in the record */
-#define LLO_PROV_UNKNOWN        0
-#define LLO_PROV_OPENAI         1
-#define LLO_PROV_ANTHROPIC      2
-#define LLO_PROV_GEMINI         3
-
-/* the API shape of an endpoint: what the parsers look for */
-#define LLO_API_UNKNOWN         0       /* bytes and timings only */
-#define LLO_API_CHAT            1       /* OpenAI /v1/chat/completions */
-#define LLO_API_COMPLETIONS     2       /* OpenAI /v1/completions */
-#define LLO_API_RESPONSES       3       /* OpenAI /v1/responses */
-#define LLO_API_EMBEDDINGS      4       /* OpenAI /v1/embeddings */
-#define LLO_API_MESSAGES        5       /* Anthropic /v1/messages */
-#define LLO_API_GEMINI          6       /* Gemini ...:generateContent,
-                                           ...:streamGenerateContent */
-
 /* prompt pieces kept for the token estimate, in bytes */
 #define LLO_COUNT_MAX           (16 * 1024 * 1024)
 
@@ -152,7 +136,7 @@ typedef struct llo_resp_parser_s  llo_resp_parser_t;
 
 
 /*
- * api is LLO_API_*: it selects the paths looked for.  LLO_API_UNKNOWN
+ * api is LLO_API_* (llo_api.h): it selects the paths looked for.  LLO_API_UNKNOWN
  * parsers count bytes only.
  */
 llo_req_parser_t *llo_req_create(int api, size_t max_text);
@@ -197,24 +181,6 @@ llo_resp_t *llo_resp_result(llo_resp_parser_t *p);
 void llo_resp_destroy(llo_resp_parser_t *p);
 
 /*
- * The provider and API of a request URI (path only, no query), for
- * "auto": /v1/chat/completions, /v1/completions, /v1/responses,
- * /v1/embeddings (openai), /v1/messages (anthropic), models/<m>:
- * generateContent and :streamGenerateContent (gemini, model from the
- * URI into *model when model is not NULL).  Any prefix before these is
- * allowed (/openai/v1/...); LLO_API_UNKNOWN otherwise.
- */
-int llo_api_detect(const uint8_t *uri, size_t len, int *provider,
-    llo_sstr_t *model);
-
-/* the API of an endpoint when the provider is fixed by configuration */
-int llo_api_for(int provider, const uint8_t *uri, size_t len,
-    llo_sstr_t *model);
-
-const char *llo_provider_name(int provider);
-const char *llo_api_name(int api);
-
-/*
  * *buf (of *cap bytes, realloc'ed) made to hold need bytes, doubling from
  * 256; 0, or -1 with *buf unchanged.  Shared by the stream code here and
  * in llo_strip.c.
@@ -229,6 +195,9 @@ int llo_grow(uint8_t **buf, size_t *cap, size_t need);
  */
 int llo_grow_array(void *parr, size_t *cap, size_t need, size_t size,
     size_t first);
+
+/* s holds v[0..len), cut to fit at a UTF-8 boundary, NUL-terminated */
+void llo_sstr_set(llo_sstr_t *s, const void *v, size_t len);
 
 /* the longest prefix of s[0..len) not ending inside a UTF-8 sequence */
 size_t llo_utf8_cut(const char *s, size_t len);

@@ -940,7 +940,7 @@ ngx_http_llm_observer_admit(ngx_http_request_t *r,
 
     reserve = ctx->prompt_estimate > 0 ? ctx->prompt_estimate : 0;
 
-    if (ctx->api != LLO_API_EMBEDDINGS) {
+    if (ctx->a == NULL || ctx->a->completion) {
         reserve += (rq && rq->max_tokens >= 0)
                    ? rq->max_tokens : NGX_HTTP_LLM_OBSERVER_RESERVE;
     }
@@ -1098,33 +1098,17 @@ ngx_http_llm_observer_refuse(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx, ngx_uint_t status, const char *refused,
     const char *type, const char *code, u_char *msg, size_t len)
 {
-    u_char       *p, *esc;
+    u_char       *esc;
     size_t        size;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
-    const char   *atype, *gstatus;
 
     ctx->refused = refused;
     ctx->auth_state = NGX_HTTP_LLM_AUTH_DONE;
 
     if (!ctx->body_read && ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
-    }
-
-    switch (status) {
-    case NGX_HTTP_UNAUTHORIZED:
-        atype = "authentication_error";
-        gstatus = "UNAUTHENTICATED";
-        break;
-    case NGX_HTTP_FORBIDDEN:
-        atype = "permission_error";
-        gstatus = "PERMISSION_DENIED";
-        break;
-    default:
-        atype = "rate_limit_error";
-        gstatus = "RESOURCE_EXHAUSTED";
-        break;
     }
 
     /* the message may quote a model name from the request */
@@ -1141,30 +1125,9 @@ ngx_http_llm_observer_refuse(ngx_http_request_t *r,
     msg = esc;
     len = size;
 
-    p = b->pos;
-
-    switch (ctx->provider) {
-
-    case LLO_PROV_ANTHROPIC:
-        p = ngx_slprintf(p, b->end, "{\"type\":\"error\",\"error\":"
-                         "{\"type\":\"%s\",\"message\":\"%*s\"}}\n", atype,
-                         len, msg);
-        break;
-
-    case LLO_PROV_GEMINI:
-        p = ngx_slprintf(p, b->end, "{\"error\":{\"code\":%ui,\"message\":"
-                         "\"%*s\",\"status\":\"%s\"}}\n", status, len, msg,
-                         gstatus);
-        break;
-
-    default:
-        p = ngx_slprintf(p, b->end, "{\"error\":{\"message\":\"%*s\","
-                         "\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}\n",
-                         len, msg, type, code);
-        break;
-    }
-
-    b->last = p;
+    b->last += ctx->prov->error_body((char *) b->pos, b->end - b->pos,
+                                     (int) status, type, code, (char *) msg,
+                                     len);
     b->last_buf = 1;
     b->last_in_chain = 1;
 

@@ -58,6 +58,7 @@ static void ngx_http_llm_observer_count_completion(
     ngx_http_llm_observer_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_observer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_observer_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llm_observer_add_variables(ngx_conf_t *cf);
 static void *ngx_http_llm_observer_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_observer_init_main_conf(ngx_conf_t *cf,
@@ -98,13 +99,9 @@ static ngx_conf_enum_t  ngx_http_llm_observer_limit_streams[] = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_llm_observer_providers[] = {
-    { ngx_string("auto"), NGX_HTTP_LLM_OBSERVER_AUTO },
-    { ngx_string("openai"), LLO_PROV_OPENAI },
-    { ngx_string("anthropic"), LLO_PROV_ANTHROPIC },
-    { ngx_string("gemini"), LLO_PROV_GEMINI },
-    { ngx_null_string, 0 }
-};
+/* "auto", then each provider of llo_api.c: filled in at preconfiguration,
+ * so that a provider is added there alone */
+static ngx_conf_enum_t  ngx_http_llm_observer_providers[LLO_PROV_N + 1];
 
 
 /*
@@ -227,7 +224,7 @@ static ngx_command_t  ngx_http_llm_observer_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_llm_observer_module_ctx = {
-    ngx_http_llm_observer_add_variables,    /* preconfiguration */
+    ngx_http_llm_observer_preconfiguration, /* preconfiguration */
     ngx_http_llm_observer_init,             /* postconfiguration */
 
     ngx_http_llm_observer_create_main_conf, /* create main configuration */
@@ -397,11 +394,17 @@ ngx_http_llm_observer_get_ctx(ngx_http_request_t *r)
                                &ctx->uri_model);
     }
 
-    ctx->uri_stream = (ctx->api == LLO_API_GEMINI
+    ctx->a = llo_api_get(ctx->api);
+    ctx->prov = llo_provider_get(ctx->provider);
+
+    /* Gemini says in the URI that it streams, not in the body */
+
+    ctx->uri_stream = (ctx->a && ctx->a->stream_uri
                        && ngx_strlcasestrn(r->uri.data,
                                            r->uri.data + r->uri.len,
-                                           (u_char *) ":streamGenerate",
-                                           15 - 1)
+                                           (u_char *) ctx->a->stream_uri,
+                                           ngx_strlen(ctx->a->stream_uri)
+                                           - 1)
                           != NULL);
 
     ngx_http_set_ctx(r, ctx, ngx_http_llm_observer_module);
@@ -488,7 +491,8 @@ ngx_http_llm_observer_request_body_filter(ngx_http_request_t *r,
     rq = llo_req_result(ctx->req);
 
     if (!lcf->stream_usage
-        || ctx->api != LLO_API_CHAT
+        || ctx->a == NULL || !ctx->a->stream_options
+        || !ctx->prov->stream_usage
         || rq->error[0] != '\0'
         || rq->stream != 1
         || rq->stream_options
@@ -566,7 +570,7 @@ ngx_http_llm_observer_choose_tok(ngx_http_request_t *r,
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_observer_module);
 
-    if (lmcf->toks.nelts == 0 || ctx->api == LLO_API_UNKNOWN) {
+    if (lmcf->toks.nelts == 0 || ctx->a == NULL) {
         return;
     }
 
@@ -589,7 +593,7 @@ ngx_http_llm_observer_choose_tok(ngx_http_request_t *r,
                                              len) == 0)
             {
                 ctx->tok = m[i].tok;
-                ctx->tok_exact = (ctx->provider == LLO_PROV_OPENAI);
+                ctx->tok_exact = ctx->prov->tiktoken;
                 return;
             }
         }
@@ -843,7 +847,7 @@ ngx_http_llm_observer_header_filter(ngx_http_request_t *r)
 
     } else if (ctx->cut_allow >= 0 && ctx->resp && ctx->sse && !ctx->gzip
                && ctx->tok && r->headers_out.status == NGX_HTTP_OK
-               && (ctx->api == LLO_API_CHAT || ctx->api == LLO_API_MESSAGES))
+               && ctx->a && ctx->a->cut_end)
     {
         ctx->cut_on = 1;
         ngx_http_clear_content_length(r);
@@ -1113,58 +1117,44 @@ ngx_http_llm_observer_cut(ngx_http_request_t *r,
 }
 
 
-/* head[0..len), then the provider's ending of a stream, and the end */
+/* head[0..len), then the API's ending of a stream (llo_api.h), and the end */
 
 static ngx_buf_t *
 ngx_http_llm_observer_cut_end(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx, u_char *head, size_t len)
 {
-    size_t       size;
+    u_char      *esc;
+    size_t       n, m;
+    llo_cut_t    cut;
     ngx_buf_t   *b;
     llo_resp_t  *rs;
-    static u_char  tail[] = "\",\"choices\":[{\"index\":0,\"delta\":{},"
-                            "\"logprobs\":null,\"finish_reason\":"
-                            "\"length\"}]}\n\ndata: [DONE]\n\n";
 
     rs = llo_resp_result(ctx->resp);
 
-    size = len + 512 + 2 * ngx_escape_json(NULL, (u_char *) rs->id.data,
-                                           rs->id.len)
-           + rs->id.len
-           + 2 * ngx_escape_json(NULL, (u_char *) rs->model.data,
-                                 rs->model.len)
-           + rs->model.len;
+    n = rs->id.len + ngx_escape_json(NULL, (u_char *) rs->id.data,
+                                     rs->id.len);
+    m = rs->model.len + ngx_escape_json(NULL, (u_char *) rs->model.data,
+                                        rs->model.len);
 
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
+    esc = ngx_pnalloc(r->pool, n + m + 1);
+    b = ngx_create_temp_buf(r->pool, len + n + m + 512);
+    if (esc == NULL || b == NULL) {
         return NULL;
     }
 
+    cut.id = (char *) esc;
+    cut.id_len = n;
+    cut.model = (char *) esc + n;
+    cut.model_len = m;
+    cut.completion = ctx->cut_count;
+    cut.created = ngx_time();
+
+    (void) ngx_escape_json(esc, (u_char *) rs->id.data, rs->id.len);
+    (void) ngx_escape_json(esc + n, (u_char *) rs->model.data,
+                           rs->model.len);
+
     b->last = ngx_cpymem(b->pos, head, len);
-
-    if (ctx->api == LLO_API_MESSAGES) {
-        b->last = ngx_sprintf(b->last,
-                              "event: message_delta\n"
-                              "data: {\"type\":\"message_delta\",\"delta\":"
-                              "{\"stop_reason\":\"max_tokens\","
-                              "\"stop_sequence\":null},\"usage\":"
-                              "{\"output_tokens\":%L}}\n\n"
-                              "event: message_stop\n"
-                              "data: {\"type\":\"message_stop\"}\n\n",
-                              ctx->cut_count);
-
-    } else {
-        b->last = ngx_cpymem(b->last, "data: {\"id\":\"", 13);
-        b->last = (u_char *) ngx_escape_json(b->last, (u_char *) rs->id.data,
-                                             rs->id.len);
-        b->last = ngx_sprintf(b->last, "\",\"object\":\"chat.completion."
-                              "chunk\",\"created\":%T,\"model\":\"",
-                              ngx_time());
-        b->last = (u_char *) ngx_escape_json(b->last,
-                                             (u_char *) rs->model.data,
-                                             rs->model.len);
-        b->last = ngx_cpymem(b->last, tail, sizeof(tail) - 1);
-    }
+    b->last += ctx->a->cut_end((char *) b->last, b->end - b->last, &cut);
 
     b->last_buf = (r == r->main);
     b->last_in_chain = 1;
@@ -1638,6 +1628,32 @@ ngx_http_llm_observer_variable(ngx_http_request_t *r,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* the names llm_observer_provider takes, and the variables */
+
+static ngx_int_t
+ngx_http_llm_observer_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t              i;
+    ngx_conf_enum_t        *e;
+    const llo_provider_t   *p;
+
+    e = ngx_http_llm_observer_providers;
+
+    ngx_str_set(&e[0].name, "auto");
+    e[0].value = NGX_HTTP_LLM_OBSERVER_AUTO;
+
+    for (i = LLO_PROV_UNKNOWN + 1; i < LLO_PROV_N; i++) {
+        p = llo_provider_get(i);
+
+        e[i].name.data = (u_char *) p->name;
+        e[i].name.len = ngx_strlen(p->name);
+        e[i].value = p->provider;
+    }
+
+    return ngx_http_llm_observer_add_variables(cf);
 }
 
 

@@ -19,6 +19,7 @@
 #include "llo_ring.h"
 #include "llo_record.h"
 #include "llo_parse.h"
+#include "llo_api.h"
 #include "llo_strip.h"
 #include "llo_tok.h"
 #include "llo_cost.h"
@@ -118,6 +119,8 @@ typedef struct {
     ngx_uint_t                  status;
     int                         api;        /* LLO_API_* */
     int                         provider;   /* LLO_PROV_* */
+    const llo_api_t            *a;          /* api's, NULL: unknown */
+    const llo_provider_t       *prov;       /* provider's */
     llo_sstr_t                  uri_model;  /* Gemini names it there */
     llo_tok_t                  *tok;
     llo_tok_stream_t           *count;      /* response text, counted */

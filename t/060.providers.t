@@ -2,15 +2,20 @@
 
 # Every provider fixture (t/fixtures/providers: OpenAI chat, completions,
 # Responses, embeddings; Anthropic Messages; Gemini generateContent and
-# streamGenerateContent, SSE and JSON array; errors) served in its wire
-# format, cut at awkward byte boundaries, through a real nginx with
-# llm_observer and llm_observer_provider auto: the client gets the exact
+# streamGenerateContent, SSE and JSON array; errors; the OpenAI-compatible
+# dialects of Mistral, Groq, DeepSeek, vLLM, Ollama and Azure OpenAI)
+# served in its wire format, cut at awkward byte boundaries, through a
+# real nginx with llm_observer and llm_observer_provider auto, or, for a
+# dialect auto takes for OpenAI (its .meta has auto=), a server with
+# llm_observer_provider set to the dialect: the client gets the exact
 # bytes, and the PostgreSQL row holds the facts of the fixture's .meta:
 # provider, api, ids, models, finish reason, every count, the text.
 # Streams cut short by the upstream are flagged incomplete and their
 # completion is counted by the tokenizer from the text received (exact
-# for OpenAI, an estimate for the others).  An unknown endpoint is
-# observed with bytes and timings only.
+# for OpenAI's and Azure's models, an estimate for the others).  Azure's
+# deployment URI is Azure under auto as well as configured, the model
+# its deployment.  An unknown endpoint is observed with bytes and timings
+# only.
 
 use strict;
 use warnings;
@@ -33,17 +38,27 @@ my $port = free_port();
 my $O200K = rank_file('o200k_base');
 my $CL100K = rank_file('cl100k_base');
 
-my $ng = nginx_start(dir => $dir, http => <<"EOF");
-    llm_observer_ring $ring size=4m;
-    llm_observer_tokenizer o200k_base $O200K;
-    llm_observer_tokenizer cl100k_base $CL100K;
-    llm_observer_tokenizer_model claude-* cl100k_base;
+my @NAMES = provider_names();
 
-    log_format llm '\$llm_request_id|\$llm_provider|\$llm_prompt_tokens_estimate|\$llm_prompt_tokens|\$llm_completion_tokens|\$llm_total_tokens|\$llm_token_source';
+# a server with the default (auto), and one for each configured
+# provider: the dialects, and Azure
 
+my %PORT;
+my $servers = '';
+
+for my $prov ('auto', sort(grep { defined }
+                           map { provider_meta($_)->{auto}
+                                 && provider_meta($_)->{provider} } @NAMES),
+              'azure')
+{
+    next if $PORT{$prov};
+    $PORT{$prov} = $prov eq 'auto' ? $port : free_port();
+    my $set = $prov eq 'auto' ? '' : "llm_observer_provider $prov;";
+    $servers .= <<"EOF";
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$PORT{$prov};
         llm_observer on;
+        $set
         llm_observer_max_text 1m;
         access_log $dir/llm.log llm;
 
@@ -56,8 +71,22 @@ my $ng = nginx_start(dir => $dir, http => <<"EOF");
         }
     }
 EOF
+}
 
-my @NAMES = provider_names();
+# tiktoken counts these providers' models exactly
+my %EXACT = (openai => 1, azure => 1);
+
+my $ng = nginx_start(dir => $dir, http => <<"EOF");
+    llm_observer_ring $ring size=4m;
+    llm_observer_tokenizer o200k_base $O200K;
+    llm_observer_tokenizer cl100k_base $CL100K;
+    llm_observer_tokenizer_model claude-* cl100k_base;
+
+    log_format llm '\$llm_request_id|\$llm_provider|\$llm_prompt_tokens_estimate|\$llm_prompt_tokens|\$llm_completion_tokens|\$llm_total_tokens|\$llm_token_source';
+
+$servers
+EOF
+
 ok(@NAMES >= 15, 'there are provider fixtures (' . scalar(@NAMES) . ')');
 
 my %API = map { $_ => 1 } qw(chat completions responses embeddings messages
@@ -65,7 +94,9 @@ my %API = map { $_ => 1 } qw(chat completions responses embeddings messages
 
 sub call {
     my ($name, $scenario, $m, %o) = @_;
-    return http_req(port => $port, path => $m->{uri},
+    my $p = $PORT{delete $o{provider}
+                  // ($m->{auto} ? $m->{provider} : 'auto')};
+    return http_req(port => $p, path => $m->{uri},
         headers => [ [ 'x-scenario', $scenario ],
                      [ 'Content-Type', 'application/json' ] ],
         body => provider_file($name, 'request'), %o);
@@ -103,6 +134,8 @@ for my $name (@NAMES) {
     is($w->{endpoint}, $path, "$name: endpoint");
     my $rmodel = $m->{request_model};
     ($rmodel) = $path =~ m{models/([^/:]+):} if $m->{provider} eq 'gemini';
+    ($rmodel) = $path =~ m{/deployments/([^/]+)/}
+        if $m->{provider} eq 'azure' && !defined $rmodel;
     is($w->{request_model}, $rmodel, "$name: request_model");
 
     for my $k (qw(response_id finish_reason error_type cached_tokens
@@ -125,7 +158,7 @@ for my $name (@NAMES) {
         # a stream the provider ended early (an error event): the
         # provider's prompt count, the text received counted
         is($w->{token_source},
-            $m->{provider} eq 'openai' ? 'tokenizer' : 'estimate',
+            $EXACT{$m->{provider}} ? 'tokenizer' : 'estimate',
             "$name: ended early: token_source");
         is($w->{prompt_tokens}, $m->{prompt_tokens} // $w->{prompt_tokens_estimate},
             "$name: ended early: prompt_tokens");
@@ -138,9 +171,10 @@ for my $name (@NAMES) {
             "$name: completion_tokens");
         is($w->{total_tokens}, $m->{total_tokens}, "$name: total_tokens");
     } elsif ($m->{status} == 200) {
-        # no usage: the tokenizer counted, exactly (OpenAI's model)
+        # no usage: the tokenizer counted, exactly for OpenAI's models
         my $enc = $w->{tokenizer} // '';
-        is($w->{token_source}, 'tokenizer', "$name: token_source tokenizer");
+        my $src = $EXACT{$m->{provider}} ? 'tokenizer' : 'estimate';
+        is($w->{token_source}, $src, "$name: token_source $src");
         is($w->{completion_tokens}, tiktoken_count($enc, $text),
             "$name: completion_tokens = tiktoken's count of the text");
         is($w->{prompt_tokens}, $w->{prompt_tokens_estimate},
@@ -169,7 +203,40 @@ for my $name (@NAMES) {
 
 ok($seen_api{$_}, "a fixture for $_")
     for qw(openai/chat openai/completions openai/responses openai/embeddings
-        anthropic/messages gemini/generate);
+        anthropic/messages gemini/generate mistral/chat groq/chat
+        deepseek/chat vllm/chat ollama/chat azure/chat);
+
+# a dialect under auto is OpenAI: only the provider recorded differs
+for my $name (grep { provider_meta($_)->{auto} } @NAMES) {
+    my $m = provider_meta($name);
+    my $r = call($name, "file:$name", $m, provider => 'auto');
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    is($w->{provider}, $m->{auto}, "$name under auto: provider $m->{auto}");
+    is($w->{api}, $m->{api}, "$name under auto: api");
+    is($w->{prompt_tokens}, $m->{prompt_tokens}
+                             // $w->{prompt_tokens_estimate},
+        "$name under auto: the same prompt_tokens");
+    is($w->{token_source}, defined $m->{prompt_tokens} ? 'provider'
+                                                       : 'estimate',
+        "$name under auto: token_source (not OpenAI's model)");
+    is($w->{cached_tokens}, $m->{cached_tokens},
+        "$name under auto: the same cached_tokens");
+}
+
+# Azure's deployment URI as configured, not only as auto finds it
+{
+    my $name = 'azure_chat_stream';
+    my $m = provider_meta($name);
+    my $r = call($name, "file:$name", $m, provider => 'azure');
+    my $w = drained_row($p, $r->{headers}{'x-llm-id'});
+    is($w->{provider}, 'azure', 'llm_observer_provider azure: provider');
+    is($w->{request_model}, 'gpt-4o-mini',
+        'llm_observer_provider azure: the model is the deployment');
+    is($w->{response_model}, $m->{model},
+        'llm_observer_provider azure: the response names its model');
+    is($w->{completion_tokens}, $m->{completion_tokens},
+        'llm_observer_provider azure: completion_tokens');
+}
 
 # the OpenAI chat prompt count is tiktoken's, with its chat framing
 {
@@ -199,7 +266,7 @@ for my $name (grep { provider_meta($_)->{content_type} =~ /event-stream/
     is($w->{completion_tokens}, tiktoken_count($w->{tokenizer} // '', $text),
         "$name, cut short: completion_tokens = count of the text received");
     is($w->{token_source},
-        $m->{provider} eq 'openai' ? 'tokenizer' : 'estimate',
+        $EXACT{$m->{provider}} ? 'tokenizer' : 'estimate',
         "$name, cut short: token_source");
 }
 

@@ -87,8 +87,8 @@ conf_fails('star inside a model',
     . "    llm_observer_tokenizer_model cl*ude o200k_base;\n",
     qr/invalid model "cl\*ude" in "llm_observer_tokenizer_model"/);
 conf_fails('bad provider',
-    "    server { listen 127.0.0.1:1; llm_observer_provider mistral; }\n",
-    qr/invalid value "mistral" in "llm_observer_provider" directive, it must be "auto", "openai", "anthropic" or "gemini"/);
+    "    server { listen 127.0.0.1:1; llm_observer_provider cohere; }\n",
+    qr/invalid value "cohere" in "llm_observer_provider" directive, it must be "auto", "openai", "anthropic", "gemini", "mistral", "groq", "deepseek", "vllm", "ollama" or "azure"/);
 conf_fails('tokenizer in a server',
     "    server { listen 127.0.0.1:1;\n"
     . "        llm_observer_tokenizer o200k_base $O200K; }\n",

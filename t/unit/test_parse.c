@@ -29,6 +29,7 @@
 
 #include "check_main.h"
 #include "llo_parse.h"
+#include "llo_api.h"
 
 
 #ifndef LLO_FIXTURES
@@ -2815,6 +2816,15 @@ static const char  *llo_t_providers[] = {
     "gemini_stream_sse",
     "gemini_stream_json",
     "gemini_error",
+    "mistral_chat_stream",
+    "groq_chat_stream",
+    "groq_chat_nonstream",
+    "deepseek_chat_stream",
+    "deepseek_reasoner_nonstream",
+    "vllm_chat_stream_usage",
+    "vllm_chat_nonstream",
+    "ollama_chat_stream_nousage",
+    "azure_chat_stream",
 };
 
 #define LLO_T_NPROVIDERS                                                      \
@@ -2886,7 +2896,7 @@ llo_t_provider_by_name(const char *name)
 {
     int  prov;
 
-    for (prov = LLO_PROV_UNKNOWN; prov <= LLO_PROV_GEMINI; prov++) {
+    for (prov = LLO_PROV_UNKNOWN; prov < LLO_PROV_N; prov++) {
         if (strcmp(llo_provider_name(prov), name) == 0) {
             return prov;
         }
@@ -3191,8 +3201,15 @@ START_TEST(test_provider_facts)
                                   sizeof(why)) == 0,
                   "%s: skim on != skim off: %s", pv.name, why);
 
-    /* the fast path is for OpenAI chat streams only */
-    if (pv.api != LLO_API_CHAT || pv.kind != LLO_BODY_SSE) {
+    /*
+     * the fast path is for OpenAI chat streams only; Azure writes its
+     * keys in alphabetical order, "choices" before "id" and "model", and
+     * a template is learned only from id, model, then the text: yajl
+     * reads every event of it
+     */
+    if (pv.api != LLO_API_CHAT || pv.kind != LLO_BODY_SSE
+        || pv.provider == LLO_PROV_AZURE)
+    {
         ck_assert_uint_eq(one[1].skimmed, 0);
 
     } else {
@@ -3356,14 +3373,19 @@ START_TEST(test_provider_request)
 END_TEST
 
 
-/* the fixture's URI names its provider and API (the query is not given) */
+/*
+ * The fixture's URI names its provider and API (the query is not given):
+ * for "auto" the provider of the meta's "auto" when it has one (a dialect
+ * served on OpenAI's path), and as configured, the fixture's own.  The
+ * model Gemini's and Azure's URIs name is taken from them.
+ */
 
 START_TEST(test_provider_uri)
 {
-    int            api, prov;
+    int            api, prov, auto_prov;
     size_t         n;
     llo_sstr_t     model;
-    const char    *uri, *m, *colon;
+    const char    *uri, *m, *end, *name;
     llo_t_prov_t   pv;
 
     llo_t_prov_load(llo_t_providers[_i], &pv);
@@ -3371,21 +3393,34 @@ START_TEST(test_provider_uri)
     uri = llo_t_meta_get(pv.meta, "uri");
     n = strcspn(uri, "?");
 
+    name = llo_t_meta_get(pv.meta, "auto");
+    auto_prov = name ? llo_t_provider_by_name(name) : pv.provider;
+
+    m = NULL;
+    end = NULL;
+
+    if (pv.provider == LLO_PROV_GEMINI) {
+        m = strstr(uri, "models/") + 7;
+        end = strchr(m, ':');
+
+    } else if (pv.provider == LLO_PROV_AZURE) {
+        m = strstr(uri, "/deployments/") + 13;
+        end = strchr(m, '/');
+    }
+
     memset(&model, 0, sizeof(llo_sstr_t));
     api = llo_api_detect((const uint8_t *) uri, n, &prov, &model);
 
-    ck_assert_msg(api == pv.api && prov == pv.provider, "%s: \"%.*s\" is "
+    ck_assert_msg(api == pv.api && prov == auto_prov, "%s: \"%.*s\" is "
                   "%s/%s", pv.name, (int) n, uri, llo_provider_name(prov),
                   llo_api_name(api));
     ck_assert_str_eq(llo_api_name(api), llo_t_meta_get(pv.meta, "api"));
     ck_assert_str_eq(llo_provider_name(prov),
-                     llo_t_meta_get(pv.meta, "provider"));
+                     name ? name : llo_t_meta_get(pv.meta, "provider"));
 
-    if (pv.provider == LLO_PROV_GEMINI) {
-        m = strstr(uri, "models/") + 7;
-        colon = strchr(m, ':');
+    if (m != NULL && prov == pv.provider) {
         ck_assert_uint_eq(model.set, 1);
-        ck_assert_uint_eq(model.len, (size_t) (colon - m));
+        ck_assert_uint_eq(model.len, (size_t) (end - m));
         ck_assert_mem_eq(model.data, m, model.len);
 
     } else {
@@ -3395,7 +3430,12 @@ START_TEST(test_provider_uri)
     memset(&model, 0, sizeof(llo_sstr_t));
     ck_assert_int_eq(llo_api_for(pv.provider, (const uint8_t *) uri, n,
                                  &model), pv.api);
-    ck_assert_uint_eq(model.set, pv.provider == LLO_PROV_GEMINI);
+    ck_assert_uint_eq(model.set, m != NULL);
+
+    if (m != NULL) {
+        ck_assert_uint_eq(model.len, (size_t) (end - m));
+        ck_assert_mem_eq(model.data, m, model.len);
+    }
 
     llo_t_prov_free(&pv);
 }
@@ -4420,6 +4460,18 @@ START_TEST(test_api_detect)
           LLO_API_GEMINI, "gemini-pro" },
         { "/v1beta/models/gemini%2D2.5:generateContent", LLO_PROV_GEMINI,
           LLO_API_GEMINI, "gemini%2D2.5" },
+        { "/openai/deployments/gpt-4o-prod/chat/completions",
+          LLO_PROV_AZURE, LLO_API_CHAT, "gpt-4o-prod" },
+        { "/eu/openai/deployments/emb-3/embeddings", LLO_PROV_AZURE,
+          LLO_API_EMBEDDINGS, "emb-3" },
+        { "/openai/deployments/d/completions", LLO_PROV_AZURE,
+          LLO_API_COMPLETIONS, "d" },
+        { "/openai/deployments//chat/completions", LLO_PROV_OPENAI,
+          LLO_API_CHAT, NULL },
+        { "/v1/deployments/d/chat/completions", LLO_PROV_OPENAI,
+          LLO_API_CHAT, NULL },
+        { "/openai/deployments/d/x/chat/completions", LLO_PROV_OPENAI,
+          LLO_API_CHAT, NULL },
 
         { "/v1/messages/count_tokens", LLO_PROV_UNKNOWN, LLO_API_UNKNOWN,
           NULL },
@@ -4512,6 +4564,20 @@ START_TEST(test_api_for)
         { LLO_PROV_UNKNOWN, "/v1beta/models/g:generateContent",
           LLO_API_GEMINI, "g" },
         { LLO_PROV_UNKNOWN, "/x", LLO_API_UNKNOWN, NULL },
+        { LLO_PROV_MISTRAL, "/v1/chat/completions", LLO_API_CHAT, NULL },
+        { LLO_PROV_GROQ, "/openai/v1/chat/completions", LLO_API_CHAT,
+          NULL },
+        { LLO_PROV_DEEPSEEK, "/beta/completions", LLO_API_COMPLETIONS,
+          NULL },
+        { LLO_PROV_VLLM, "/my/llm", LLO_API_CHAT, NULL },
+        { LLO_PROV_OLLAMA, "/v1/embeddings", LLO_API_EMBEDDINGS, NULL },
+        { LLO_PROV_AZURE, "/openai/deployments/gpt-4o/chat/completions",
+          LLO_API_CHAT, "gpt-4o" },
+        { LLO_PROV_AZURE, "/openai/deployments/emb/embeddings",
+          LLO_API_EMBEDDINGS, "emb" },
+        { LLO_PROV_AZURE, "/openai/v1/chat/completions", LLO_API_CHAT,
+          NULL },
+        { LLO_PROV_AZURE, "/openai/responses", LLO_API_RESPONSES, NULL },
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -4535,7 +4601,13 @@ START_TEST(test_api_names)
     ck_assert_str_eq(llo_provider_name(LLO_PROV_OPENAI), "openai");
     ck_assert_str_eq(llo_provider_name(LLO_PROV_ANTHROPIC), "anthropic");
     ck_assert_str_eq(llo_provider_name(LLO_PROV_GEMINI), "gemini");
-    ck_assert_str_eq(llo_provider_name(4), "unknown");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_MISTRAL), "mistral");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_GROQ), "groq");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_DEEPSEEK), "deepseek");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_VLLM), "vllm");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_OLLAMA), "ollama");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_AZURE), "azure");
+    ck_assert_str_eq(llo_provider_name(LLO_PROV_N), "unknown");
     ck_assert_str_eq(llo_provider_name(-1), "unknown");
 
     ck_assert_str_eq(llo_api_name(LLO_API_UNKNOWN), "unknown");
