@@ -34,8 +34,7 @@ SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
               $(SHARED_DIR)/llo_strip.c $(SHARED_DIR)/llo_cost.c \
               $(SHARED_DIR)/llo_keys.c $(SHARED_DIR)/llo_call.c
 SHARED_HDR := $(SHARED_SRC:.c=.h)
-MODULE_SRC := $(SHARED_DIR)/ngx_http_llm_observer_module.c \
-              $(SHARED_DIR)/ngx_http_llm_observer_keys.c \
+MODULE_SRC := $(wildcard $(SHARED_DIR)/ngx_http_llm_observer_*.c) \
               $(SHARED_DIR)/ngx_http_llm_observer_module.h
 EVAL_SRC   := $(wildcard evaluator/*.c)
 EVAL_HDR   := $(wildcard evaluator/*.h)

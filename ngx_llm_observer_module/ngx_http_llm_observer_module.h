@@ -161,11 +161,31 @@ typedef struct {
 
 
 /* ngx_http_llm_observer_module.c */
+llo_tok_t *ngx_http_llm_observer_find_tok(
+    ngx_http_llm_observer_main_conf_t *lmcf, ngx_str_t *encoding);
 ngx_http_llm_observer_ctx_t *ngx_http_llm_observer_get_ctx(
     ngx_http_request_t *r);
 int64_t ngx_http_llm_observer_now_us(void);
+
+/* ngx_http_llm_observer_filter.c */
+void ngx_http_llm_observer_filter_init(ngx_conf_t *cf);
+extern ngx_http_output_body_filter_pt  ngx_http_llm_observer_next_body_filter;
+
+/* ngx_http_llm_observer_stream.c */
+void ngx_http_llm_observer_add_usage(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx);
+ngx_int_t ngx_http_llm_observer_strip(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in);
+ngx_int_t ngx_http_llm_observer_cut(ngx_http_request_t *r,
+    ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t *in);
+
+/* ngx_http_llm_observer_log.c */
+ngx_int_t ngx_http_llm_observer_log_handler(ngx_http_request_t *r);
 llo_call_t *ngx_http_llm_observer_outcome(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
+
+/* ngx_http_llm_observer_variables.c */
+ngx_int_t ngx_http_llm_observer_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_llm_observer_keys.c */
 char *ngx_http_llm_observer_key(ngx_conf_t *cf, ngx_command_t *cmd,
