@@ -182,6 +182,8 @@ install: all tok-data
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm_prices.conf
 	install -m 0644 conf.d/llm_keys.conf \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm_keys.conf.example
+	install -m 0644 conf.d/llm-rules.conf \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm-rules.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken
 	install -m 0644 $(TOK_RANKS) \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken/

@@ -183,3 +183,9 @@ if [ -x "$repo/build/unit/test_parse" ]; then
     LLO_BENCH=1 CK_DEFAULT_TIMEOUT=600 CK_RUN_CASE=bench "$repo/build/unit/test_parse" 2>&1 \
         | grep -i 'MB/s' || true
 fi
+
+if [ -x "$repo/build/unit/test_rules" ]; then
+    echo "rules:"
+    LLO_BENCH=1 CK_DEFAULT_TIMEOUT=600 "$repo/build/unit/test_rules" 2>&1 \
+        | grep '^bench:' || true
+fi

@@ -30,6 +30,7 @@
 #include "llo_eval_loop.h"
 #include "llo_eval_pg.h"
 #include "llo_eval_stats.h"
+#include "llo_rules.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -92,6 +93,7 @@ static int llo_pid_write(const char *path);
 static void llo_signals_init(llo_loop_t *loop);
 static void llo_signal_handler(int signo);
 static void llo_usage(FILE *f);
+static int llo_eval_rules(int argc, char **argv);
 
 
 typedef struct {
@@ -167,9 +169,15 @@ main(int argc, char **argv)
 
     cmd = optind < argc ? argv[optind++] : "run";
 
-    /* keygen needs no configuration and takes arguments of its own */
+    /* keygen and rules need no configuration and take arguments of
+     * their own */
     if (strcmp(cmd, "keygen") == 0) {
         rc = llo_keygen(argc - optind, argv + optind);
+        goto done;
+    }
+
+    if (strcmp(cmd, "rules") == 0) {
+        rc = llo_eval_rules(argc - optind, argv + optind);
         goto done;
     }
 
@@ -255,6 +263,10 @@ llo_usage(FILE *f)
         "         [budget=USD/day|/month] [expires=YYYY-MM-DD]\n"
         "             print a new API key, once, and its llm_observer_key "
         "line\n"
+        "  rules check FILE\n"
+        "             check a rules file (docs/scoring.md): file:line of the "
+        "first error,\n"
+        "             or its rules and version\n"
         "\n"
         "options:\n"
         "  -c file       configuration file (default "
@@ -832,6 +844,39 @@ llo_eval_ring_stat(llo_eval_t *ev)
     llo_stats_print(stdout, llo_ring_stat_table, &st);
 
     llo_ring_close(&ring);
+
+    return 0;
+}
+
+
+/* llm-evaluator rules check FILE */
+
+static int
+llo_eval_rules(int argc, char **argv)
+{
+    char          err[LLO_RULES_ERR_LEN];
+    size_t        i;
+    llo_rules_t  *rules;
+
+    if (argc != 2 || strcmp(argv[0], "check") != 0) {
+        fprintf(stderr, "usage: llm-evaluator rules check FILE\n");
+        return 1;
+    }
+
+    rules = llo_rules_load(argv[1], err, sizeof(err));
+    if (rules == NULL) {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        return 1;
+    }
+
+    printf("rules file \"%s\": %zu rules, version %s\n", argv[1],
+           llo_rules_count(rules), llo_rules_version(rules));
+
+    for (i = 0; i < llo_rules_count(rules); i++) {
+        printf("  %s\n", llo_rules_name(rules, i));
+    }
+
+    llo_rules_free(rules);
 
     return 0;
 }
