@@ -76,6 +76,7 @@ typedef struct {
     pcre2_code         *re;             /* regex */
     pcre2_match_data   *md;
     int                 on_prompt;      /* regex: 1 prompt, 0 response */
+    unsigned            detect;         /* pii_leak: bit per detector */
 } llo_rule_t;
 
 
@@ -97,7 +98,8 @@ typedef enum {
     LLO_P_STRINGS,
     LLO_P_LANGUAGES,
     LLO_P_PATTERN,
-    LLO_P_TARGET
+    LLO_P_TARGET,
+    LLO_P_DETECT
 } llo_param_type_e;
 
 
@@ -126,8 +128,11 @@ static const llo_param_t  llo_params[] = {
       "provider=, model=, key=, team= or api=, a value or a prefix*" },
     { "min_tokens", llo_kind(LLO_RULE_TOO_SHORT), LLO_P_INT, 1, 1000000,
       llo_off(min_tokens), "1..1000000" },
-    { "phrases", llo_kind(LLO_RULE_REFUSAL), LLO_P_STRINGS, 0, 0, 0,
+    { "phrases", llo_kind(LLO_RULE_REFUSAL)
+                 | llo_kind(LLO_RULE_PROMPT_INJECTION), LLO_P_STRINGS, 0, 0, 0,
       "quoted phrases" },
+    { "detect", llo_kind(LLO_RULE_PII_LEAK), LLO_P_DETECT, 0, 0, 0,
+      "email, phone, card, iban, secret, jwt or private_key" },
     { "languages", llo_kind(LLO_RULE_REFUSAL), LLO_P_LANGUAGES, 0, 0, 0,
       "en, de, fr, es or pt" },
     { "n", llo_kind(LLO_RULE_REPETITION), LLO_P_INT, 2, 8, llo_off(ngram),
@@ -148,7 +153,8 @@ static const llo_param_t  llo_params[] = {
 
 static const char  *llo_kinds[LLO_RULE_KINDS] = {
     "empty_response", "too_short", "refusal", "truncated",
-    "upstream_error", "repetition", "latency_slo", "regex"
+    "upstream_error", "repetition", "latency_slo", "regex", "pii_leak",
+    "prompt_injection"
 };
 
 static const char  *llo_severities[] = { "info", "warning", "critical" };
@@ -207,6 +213,59 @@ static const struct {
 };
 
 
+/*
+ * pii_leak: a pattern per detector, and a check of what it matched where
+ * a pattern alone would be wrong too often (card numbers pass Luhn, IBANs
+ * their mod-97 check digits, phone numbers have 9 to 15 digits).  The
+ * patterns are compiled once, on first use.
+ */
+
+typedef int (*llo_pii_check_pt)(const char *s, size_t len);
+
+static int llo_pii_phone(const char *s, size_t len);
+static int llo_pii_luhn(const char *s, size_t len);
+static int llo_pii_iban(const char *s, size_t len);
+
+static struct {
+    const char         *name;
+    const char         *pattern;
+    llo_pii_check_pt    check;
+    pcre2_code         *re;
+} llo_pii[] = {
+    { "email", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*"
+      "\\.[A-Za-z]{2,}", NULL, NULL },
+    { "phone", "(?<![\\w+])\\+?\\(?\\d[\\d ().-]{7,18}\\d(?![\\w])",
+      llo_pii_phone, NULL },
+    { "card", "(?<!\\d)\\d(?:[ -]?\\d){12,18}(?!\\d)", llo_pii_luhn,
+      NULL },
+    { "iban", "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}\\b", llo_pii_iban,
+      NULL },
+    { "secret", "\\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"
+      "|AIza[0-9A-Za-z_-]{35}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
+      "|xox[abprs]-[A-Za-z0-9-]{10,}|llo-[A-Za-z0-9_-]{43})", NULL, NULL },
+    { "jwt", "\\beyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}"
+      "\\.[A-Za-z0-9_-]{10,}", NULL, NULL },
+    { "private_key", "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
+      "PRIVATE KEY-----", NULL, NULL },
+    { NULL, NULL, NULL, NULL }
+};
+
+#define LLO_PII_ALL  0x7f
+
+
+/* prompt_injection: what injected instructions say, lowercase */
+
+static const char  *llo_injection[] = {
+    "ignore previous instructions", "ignore all previous instructions",
+    "ignore the previous instructions", "ignore your instructions",
+    "disregard the above", "disregard all previous", "disregard your "
+    "instructions", "forget your instructions", "forget all previous "
+    "instructions", "reveal your system prompt", "print your system "
+    "prompt", "you are now dan", "developer mode enabled",
+    "<|im_start|>system", "[system](#", "### new instructions", NULL
+};
+
+
 typedef struct {
     const char         *file;
     char               *err;
@@ -225,6 +284,8 @@ static int llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line);
 static int llo_rules_fail(llo_rparse_t *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int llo_rules_int(const char *s, int64_t *v);
+static int llo_pii_compile(void);
+static int llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s);
 static int llo_rules_ratio(const char *s, int64_t *permille);
 static int llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r,
     const char *s, int line);
@@ -234,8 +295,8 @@ static int llo_rule_matches(const llo_rule_t *r, const llo_rules_call_t *c);
  * the refusal rules */
 typedef struct {
     const llo_rules_call_t  *call;
-    char                    *lower;
-    int                      lowered;   /* 1 made, -1 out of memory */
+    char                    *lower[2];  /* [0] response, [1] prompt */
+    int                      lowered[2];    /* 1 made, -1 out of memory */
 } llo_scoring_t;
 
 static int llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc);
@@ -646,7 +707,8 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
     }
 
     if (pm->type != LLO_P_MATCH && pm->type != LLO_P_STRINGS
-        && pm->type != LLO_P_LANGUAGES && nargs > 1)
+        && pm->type != LLO_P_LANGUAGES && pm->type != LLO_P_DETECT
+        && nargs > 1)
     {
         return llo_rules_fail(p, args[1].line, "%s takes one value in rule "
                               "\"%s\", got \"%s\" too", name->text, r->name,
@@ -766,6 +828,26 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
 
         return 0;
 
+    case LLO_P_DETECT:
+        for (a = 0; a < nargs; a++) {
+            for (k = 0; llo_pii[k].name; k++) {
+                if (strcmp(llo_pii[k].name, args[a].text) == 0) {
+                    break;
+                }
+            }
+
+            if (llo_pii[k].name == NULL) {
+                return llo_rules_fail(p, args[a].line, "invalid value \"%s\" "
+                                      "for detect in rule \"%s\" (expected "
+                                      "%s)", args[a].text, r->name,
+                                      pm->expect);
+            }
+
+            r->detect |= 1u << k;
+        }
+
+        return 0;
+
     case LLO_P_LANGUAGES:
         for (a = 0; a < nargs; a++) {
             for (k = 0; llo_languages[k].name; k++) {
@@ -861,6 +943,8 @@ llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r, const char *s,
 static int
 llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line)
 {
+    int  k;
+
     if (r->kind < 0) {
         return llo_rules_fail(p, line, "rule \"%s\" has no kind", r->name);
     }
@@ -880,6 +964,25 @@ llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line)
     {
         return llo_rules_fail(p, line, "rule \"%s\" of kind latency_slo "
                               "needs ttft_ms or total_ms", r->name);
+    }
+
+    if (r->kind == LLO_RULE_PII_LEAK) {
+        if (r->detect == 0) {
+            r->detect = LLO_PII_ALL;
+        }
+
+        if (llo_pii_compile() != 0) {
+            return llo_rules_fail(p, line, "rule \"%s\": out of memory",
+                                  r->name);
+        }
+    }
+
+    if (r->kind == LLO_RULE_PROMPT_INJECTION) {
+        for (k = 0; llo_injection[k]; k++) {
+            if (llo_rules_add_phrase(p, r, llo_injection[k], line) != 0) {
+                return -1;
+            }
+        }
     }
 
     if (r->weight < 0) {
@@ -1055,9 +1158,8 @@ llo_rules_score(const llo_rules_t *rules, const llo_rules_call_t *call,
 
     memset(v, 0, sizeof(llo_verdict_t));
 
+    memset(&sc, 0, sizeof(llo_scoring_t));
     sc.call = call;
-    sc.lower = NULL;
-    sc.lowered = 0;
 
     score = 5;
     cap = 5;
@@ -1086,7 +1188,8 @@ llo_rules_score(const llo_rules_t *rules, const llo_rules_call_t *call,
         }
     }
 
-    free(sc.lower);
+    free(sc.lower[0]);
+    free(sc.lower[1]);
 
     score = score < 1 ? 1 : score;
     score = score > cap ? cap : score;
@@ -1180,30 +1283,33 @@ llo_contains_ci(const llo_rules_str_t *s, const char *phrase)
 }
 
 
-/* the same, with the response lowercased once for every phrase */
+/* the same, with the text (0 response, 1 prompt) lowercased once for
+ * every phrase of every rule */
 
 static int
-llo_response_has(llo_scoring_t *sc, const char *phrase)
+llo_text_has(llo_scoring_t *sc, int which, const char *phrase)
 {
+    char                    *l;
     size_t                   i;
     const llo_rules_str_t   *s;
 
-    s = &sc->call->response;
+    s = which ? &sc->call->prompt : &sc->call->response;
 
-    if (sc->lowered == 0) {
-        sc->lower = malloc(s->len + 1);
-        sc->lowered = sc->lower ? 1 : -1;
+    if (sc->lowered[which] == 0) {
+        l = malloc(s->len + 1);
+        sc->lower[which] = l;
+        sc->lowered[which] = l ? 1 : -1;
 
-        for (i = 0; sc->lower && i < s->len; i++) {
-            sc->lower[i] = (char) tolower((unsigned char) s->data[i]);
+        for (i = 0; l && i < s->len; i++) {
+            l[i] = (char) tolower((unsigned char) s->data[i]);
         }
     }
 
-    if (sc->lowered < 0) {
+    if (sc->lowered[which] < 0) {
         return llo_contains_ci(s, phrase);
     }
 
-    return memmem(sc->lower, s->len, phrase, strlen(phrase)) != NULL;
+    return memmem(sc->lower[which], s->len, phrase, strlen(phrase)) != NULL;
 }
 
 
@@ -1367,12 +1473,24 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
         }
 
         for (i = 0; i < r->nphrases; i++) {
-            if (llo_response_has(sc, r->phrases[i])) {
+            if (llo_text_has(sc, 0, r->phrases[i])) {
                 return 1;
             }
         }
 
         return 0;
+
+    case LLO_RULE_PROMPT_INJECTION:
+        for (i = 0; i < r->nphrases; i++) {
+            if (llo_text_has(sc, 1, r->phrases[i])) {
+                return 1;
+            }
+        }
+
+        return 0;
+
+    case LLO_RULE_PII_LEAK:
+        return llo_pii_found(r, &c->response);
 
     case LLO_RULE_TRUNCATED:
         s = &c->finish_reason;
@@ -1404,4 +1522,194 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
     }
 
     return 0;
+}
+
+
+/* -- pii_leak ------------------------------------------------------------- */
+
+
+static int
+llo_pii_compile(void)
+{
+    int          k, rc;
+    PCRE2_SIZE   off;
+
+    for (k = 0; llo_pii[k].name; k++) {
+        if (llo_pii[k].re != NULL) {
+            continue;
+        }
+
+        llo_pii[k].re = pcre2_compile((PCRE2_SPTR) llo_pii[k].pattern,
+                                      PCRE2_ZERO_TERMINATED,
+                                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
+                                      &rc, &off, NULL);
+        if (llo_pii[k].re == NULL) {
+            return -1;
+        }
+
+        (void) pcre2_jit_compile(llo_pii[k].re, PCRE2_JIT_COMPLETE);
+    }
+
+    return 0;
+}
+
+
+/* a match of a chosen detector that its check accepts */
+
+static int
+llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s)
+{
+    int                rc, k, found;
+    PCRE2_SIZE         start, *ov;
+    pcre2_match_data  *md;
+
+    if (s->len == 0) {
+        return 0;
+    }
+
+    found = 0;
+
+    for (k = 0; !found && llo_pii[k].name; k++) {
+        if (!((r->detect >> k) & 1) || llo_pii[k].re == NULL) {
+            continue;
+        }
+
+        md = pcre2_match_data_create_from_pattern(llo_pii[k].re, NULL);
+        if (md == NULL) {
+            return 0;
+        }
+
+        for (start = 0; start < s->len; ) {
+            rc = pcre2_match(llo_pii[k].re, (PCRE2_SPTR) s->data, s->len,
+                             start, 0, md, NULL);
+            if (rc < 0) {
+                break;
+            }
+
+            ov = pcre2_get_ovector_pointer(md);
+
+            if (llo_pii[k].check == NULL
+                || llo_pii[k].check(s->data + ov[0], ov[1] - ov[0]))
+            {
+                found = 1;
+                break;
+            }
+
+            start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+        }
+
+        pcre2_match_data_free(md);
+    }
+
+    return found;
+}
+
+
+/*
+ * 9..15 digits with a separator or a +: not a plain number, not a date
+ * (8 digits), and not an IPv4 address (dots alone, groups of 1..3)
+ */
+
+static int
+llo_pii_phone(const char *s, size_t len)
+{
+    size_t  i, digits, seps, dots, group, longest;
+
+    digits = 0;
+    seps = 0;
+    dots = 0;
+    group = 0;
+    longest = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            digits++;
+            group++;
+            longest = group > longest ? group : longest;
+            continue;
+        }
+
+        seps++;
+        dots += s[i] == '.';
+        group = 0;
+    }
+
+    if (dots == 3 && seps == 3 && longest <= 3) {
+        return 0;
+    }
+
+    return digits >= 9 && digits <= 15 && seps > 0;
+}
+
+
+/* 13..19 digits that pass Luhn's check */
+
+static int
+llo_pii_luhn(const char *s, size_t len)
+{
+    int     d, sum, odd;
+    size_t  i, digits;
+
+    sum = 0;
+    odd = 0;
+    digits = 0;
+
+    for (i = len; i-- > 0; ) {
+        if (s[i] < '0' || s[i] > '9') {
+            continue;
+        }
+
+        d = s[i] - '0';
+
+        if (odd) {
+            d *= 2;
+            d = d > 9 ? d - 9 : d;
+        }
+
+        sum += d;
+        odd = !odd;
+        digits++;
+    }
+
+    return digits >= 13 && digits <= 19 && sum % 10 == 0;
+}
+
+
+/* ISO 13616: the country and check digits moved to the end, letters as
+ * 10..35, the number mod 97 is 1 */
+
+static int
+llo_pii_iban(const char *s, size_t len)
+{
+    int     rem, c;
+    size_t  i, k, n;
+    char    buf[40];
+
+    for (i = 0, n = 0; i < len && n < sizeof(buf); i++) {
+        if (s[i] != ' ') {
+            buf[n++] = s[i];
+        }
+    }
+
+    if (n < 15 || n > 34) {
+        return 0;
+    }
+
+    rem = 0;
+
+    for (k = 0; k < n; k++) {
+        c = buf[(k + 4) % n];
+
+        if (c >= '0' && c <= '9') {
+            rem = (rem * 10 + (c - '0')) % 97;
+
+        } else if (c >= 'A' && c <= 'Z') {
+            rem = (rem * 100 + (c - 'A' + 10)) % 97;
+
+        } else {
+            return 0;
+        }
+    }
+
+    return rem == 1;
 }

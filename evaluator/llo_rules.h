@@ -48,6 +48,8 @@ typedef enum {
     LLO_RULE_REPETITION,
     LLO_RULE_LATENCY_SLO,
     LLO_RULE_REGEX,
+    LLO_RULE_PII_LEAK,
+    LLO_RULE_PROMPT_INJECTION,
     LLO_RULE_KINDS
 } llo_rule_kind_e;
 
