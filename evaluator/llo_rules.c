@@ -20,6 +20,9 @@
 #define LLO_RULES_MAX           256
 #define LLO_RULE_ARGS_MAX       64
 
+/* llo_script(): no writing system has most of the letters */
+#define LLO_SCRIPT_NONE         -1
+
 
 typedef enum {
     LLO_TOK_WORD = 0,
@@ -77,6 +80,7 @@ typedef struct {
     pcre2_match_data   *md;
     int                 on_prompt;      /* regex: 1 prompt, 0 response */
     unsigned            detect;         /* pii_leak: bit per detector */
+    int64_t             min_letters;    /* language_mismatch */
 } llo_rule_t;
 
 
@@ -133,6 +137,8 @@ static const llo_param_t  llo_params[] = {
       "quoted phrases" },
     { "detect", llo_kind(LLO_RULE_PII_LEAK), LLO_P_DETECT, 0, 0, 0,
       "email, phone, card, iban, secret, jwt or private_key" },
+    { "min_letters", llo_kind(LLO_RULE_LANGUAGE_MISMATCH), LLO_P_INT, 1,
+      100000, llo_off(min_letters), "1..100000" },
     { "languages", llo_kind(LLO_RULE_REFUSAL), LLO_P_LANGUAGES, 0, 0, 0,
       "en, de, fr, es or pt" },
     { "n", llo_kind(LLO_RULE_REPETITION), LLO_P_INT, 2, 8, llo_off(ngram),
@@ -154,7 +160,7 @@ static const llo_param_t  llo_params[] = {
 static const char  *llo_kinds[LLO_RULE_KINDS] = {
     "empty_response", "too_short", "refusal", "truncated",
     "upstream_error", "repetition", "latency_slo", "regex", "pii_leak",
-    "prompt_injection"
+    "prompt_injection", "language_mismatch"
 };
 
 static const char  *llo_severities[] = { "info", "warning", "critical" };
@@ -286,6 +292,7 @@ static int llo_rules_fail(llo_rparse_t *p, int line, const char *fmt, ...)
 static int llo_rules_int(const char *s, int64_t *v);
 static int llo_pii_compile(void);
 static int llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s);
+static int llo_script(const llo_rules_str_t *s, int64_t min_letters);
 static int llo_rules_ratio(const char *s, int64_t *permille);
 static int llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r,
     const char *s, int line);
@@ -608,6 +615,7 @@ llo_rules_rule(llo_rparse_t *p, llo_rules_t *rules)
     r->ratio = 500;
     r->ttft_ms = -1;
     r->total_ms = -1;
+    r->min_letters = 20;
 
     for ( ;; ) {
         t = &p->toks[p->pos];
@@ -1432,7 +1440,7 @@ llo_repetition(const llo_rules_str_t *s, int64_t n)
 static int
 llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
 {
-    int                      rc;
+    int                      rc, k;
     size_t                   i, wl[64];
     int64_t                  tokens, least;
     const char              *w[64];
@@ -1491,6 +1499,14 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
 
     case LLO_RULE_PII_LEAK:
         return llo_pii_found(r, &c->response);
+
+    case LLO_RULE_LANGUAGE_MISMATCH:
+        k = llo_script(&c->prompt, r->min_letters);
+
+        return llo_call_answered(c) && k != LLO_SCRIPT_NONE
+               && (rc = llo_script(&c->response, r->min_letters))
+                  != LLO_SCRIPT_NONE
+               && rc != k;
 
     case LLO_RULE_TRUNCATED:
         s = &c->finish_reason;
@@ -1712,4 +1728,101 @@ llo_pii_iban(const char *s, size_t len)
     }
 
     return rem == 1;
+}
+
+
+/* -- language_mismatch ---------------------------------------------------- */
+
+
+/*
+ * The writing system most of a text's letters are in: Unicode blocks,
+ * enough to tell the scripts apart that a prompt and its answer should
+ * share (Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Devanagari
+ * and the other Indic scripts together, Thai, Georgian, Hangul, Kana,
+ * Han).  LLO_SCRIPT_NONE below min_letters letters, or when no script has
+ * more than half of them (a mixed text says nothing).  Invalid UTF-8 is
+ * skipped.
+ */
+
+static const struct {
+    uint32_t            lo;
+    uint32_t            hi;
+    int                 script;
+} llo_scripts[] = {
+    { 0x0041, 0x005a, 0 }, { 0x0061, 0x007a, 0 }, { 0x00c0, 0x024f, 0 },
+    { 0x1e00, 0x1eff, 0 },                                  /* Latin */
+    { 0x0370, 0x03ff, 1 }, { 0x1f00, 0x1fff, 1 },           /* Greek */
+    { 0x0400, 0x052f, 2 },                                  /* Cyrillic */
+    { 0x0530, 0x058f, 3 },                                  /* Armenian */
+    { 0x0590, 0x05ff, 4 },                                  /* Hebrew */
+    { 0x0600, 0x06ff, 5 }, { 0x0750, 0x077f, 5 },           /* Arabic */
+    { 0x0900, 0x0dff, 6 },                                  /* Indic */
+    { 0x0e00, 0x0e7f, 7 },                                  /* Thai */
+    { 0x10a0, 0x10ff, 8 },                                  /* Georgian */
+    { 0x1100, 0x11ff, 9 }, { 0xac00, 0xd7af, 9 },           /* Hangul */
+    { 0x3040, 0x30ff, 10 },                                 /* Kana */
+    { 0x3400, 0x4dbf, 11 }, { 0x4e00, 0x9fff, 11 },         /* Han */
+};
+
+#define LLO_SCRIPTS  12
+
+
+static int
+llo_script(const llo_rules_str_t *s, int64_t min_letters)
+{
+    int             n, best;
+    size_t          i, k, total, count[LLO_SCRIPTS];
+    uint32_t        cp;
+    unsigned char   c;
+
+    memset(count, 0, sizeof(count));
+    total = 0;
+
+    for (i = 0; i < s->len; i += n) {
+        c = (unsigned char) s->data[i];
+
+        if (c < 0x80) {
+            cp = c;
+            n = 1;
+
+        } else if ((c & 0xe0) == 0xc0 && i + 1 < s->len) {
+            cp = ((uint32_t) (c & 0x1f) << 6)
+                 | ((unsigned char) s->data[i + 1] & 0x3f);
+            n = 2;
+
+        } else if ((c & 0xf0) == 0xe0 && i + 2 < s->len) {
+            cp = ((uint32_t) (c & 0x0f) << 12)
+                 | ((uint32_t) ((unsigned char) s->data[i + 1] & 0x3f) << 6)
+                 | ((unsigned char) s->data[i + 2] & 0x3f);
+            n = 3;
+
+        } else {
+            /* 4-byte sequences (emoji, rare Han) and broken bytes: not
+             * letters of the scripts above */
+            n = (c & 0xf8) == 0xf0 ? 4 : 1;
+            continue;
+        }
+
+        for (k = 0; k < sizeof(llo_scripts) / sizeof(llo_scripts[0]); k++) {
+            if (cp >= llo_scripts[k].lo && cp <= llo_scripts[k].hi) {
+                count[llo_scripts[k].script]++;
+                total++;
+                break;
+            }
+        }
+    }
+
+    if (total < (size_t) min_letters) {
+        return LLO_SCRIPT_NONE;
+    }
+
+    best = 0;
+
+    for (k = 1; k < LLO_SCRIPTS; k++) {
+        if (count[k] > count[best]) {
+            best = (int) k;
+        }
+    }
+
+    return count[best] * 2 > total ? best : LLO_SCRIPT_NONE;
 }

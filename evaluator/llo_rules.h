@@ -50,6 +50,7 @@ typedef enum {
     LLO_RULE_REGEX,
     LLO_RULE_PII_LEAK,
     LLO_RULE_PROMPT_INJECTION,
+    LLO_RULE_LANGUAGE_MISMATCH,
     LLO_RULE_KINDS
 } llo_rule_kind_e;
 

@@ -394,6 +394,56 @@ START_TEST(test_pii)
 END_TEST
 
 
+/* language_mismatch: the writing systems of prompt and answer */
+
+START_TEST(test_language)
+{
+    llo_rules_call_t  c;
+
+    static const char  *rule = "rule a { kind language_mismatch; }";
+
+    /* Latin asked, Latin answered (another language, same script) */
+    llo_t_call(&c, "Bonjour, voici une réponse en français pour vous.");
+    c.prompt.data = "Please answer this question in a few words, thanks";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    /* Cyrillic asked, Latin answered */
+    c.prompt.data = "Пожалуйста, ответьте на этот вопрос по-русски";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 1);
+
+    /* Han asked, Han answered; Han asked, Hangul answered */
+    llo_t_call(&c, "这是一个用中文写的回答，内容很简单，希望对你有帮助。");
+    c.prompt.data = "请用中文回答这个问题，并且简单一点，谢谢你的帮助。";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+    llo_t_call(&c, "이것은 한국어로 쓴 대답입니다 도움이 되었으면 좋겠습니다");
+    c.prompt.data = "请用中文回答这个问题，并且简单一点，谢谢你的帮助。";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 1);
+
+    /* too few letters, or code and numbers: nothing to say */
+    llo_t_call(&c, "OK");
+    c.prompt.data = "Привет";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+    llo_t_call(&c, "1234 5678 {} [] () == != 42 + 17 * 3 / 9");
+    c.prompt.data = "Пожалуйста, посчитайте это выражение быстро";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    /* invalid UTF-8 is no crash */
+    llo_t_call(&c, "\xff\xfe\xe2\x82 broken \xc3 bytes in an answer text");
+    c.prompt.data = "Пожалуйста, ответьте на этот вопрос по-русски";
+    c.prompt.len = strlen(c.prompt.data);
+    ck_assert_int_eq(llo_t_fires(rule, &c), 1);
+    ck_assert_int_eq(llo_t_fires("rule a { kind language_mismatch; "
+                                 "min_letters 500; }", &c), 0);
+}
+END_TEST
+
+
 /* filters: every one must hold; a trailing * is a prefix */
 
 START_TEST(test_match)
@@ -573,6 +623,7 @@ main(void)
     tcase_add_test(tc, test_kinds);
     tcase_add_test(tc, test_match);
     tcase_add_test(tc, test_pii);
+    tcase_add_test(tc, test_language);
     tcase_add_test(tc, test_score);
     suite_add_tcase(s, tc);
 
