@@ -979,7 +979,10 @@ llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line)
             r->detect = LLO_PII_ALL;
         }
 
-        if (llo_pii_compile() != 0) {
+        /* one pair of offsets is all the detectors ask of a match */
+        r->md = pcre2_match_data_create(1, NULL);
+
+        if (r->md == NULL || llo_pii_compile() != 0) {
             return llo_rules_fail(p, line, "rule \"%s\": out of memory",
                                   r->name);
         }
@@ -1575,49 +1578,40 @@ llo_pii_compile(void)
 static int
 llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s)
 {
-    int                rc, k, found;
-    PCRE2_SIZE         start, *ov;
-    pcre2_match_data  *md;
+    int          rc, k;
+    PCRE2_SIZE   start, *ov;
 
     if (s->len == 0) {
         return 0;
     }
 
-    found = 0;
+    ov = pcre2_get_ovector_pointer(r->md);
 
-    for (k = 0; !found && llo_pii[k].name; k++) {
+    for (k = 0; llo_pii[k].name; k++) {
         if (!((r->detect >> k) & 1) || llo_pii[k].re == NULL) {
             continue;
         }
 
-        md = pcre2_match_data_create_from_pattern(llo_pii[k].re, NULL);
-        if (md == NULL) {
-            return 0;
-        }
-
         for (start = 0; start < s->len; ) {
             rc = pcre2_match(llo_pii[k].re, (PCRE2_SPTR) s->data, s->len,
-                             start, 0, md, NULL);
+                             start, 0, r->md, NULL);
+
+            /* 0: the one pair of offsets was too few, but it is set */
             if (rc < 0) {
                 break;
             }
 
-            ov = pcre2_get_ovector_pointer(md);
-
             if (llo_pii[k].check == NULL
                 || llo_pii[k].check(s->data + ov[0], ov[1] - ov[0]))
             {
-                found = 1;
-                break;
+                return 1;
             }
 
             start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
         }
-
-        pcre2_match_data_free(md);
     }
 
-    return found;
+    return 0;
 }
 
 

@@ -12,6 +12,8 @@ static void ngx_http_llm_observer_flush(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx);
 static void ngx_http_llm_observer_call_in(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx, llo_call_in_t *in);
+static llo_call_t *ngx_http_llm_observer_outcome_of(
+    ngx_http_llm_observer_ctx_t *ctx, llo_call_in_t *in);
 static void ngx_http_llm_observer_count_completion(
     ngx_http_llm_observer_ctx_t *ctx);
 
@@ -126,9 +128,9 @@ ngx_http_llm_observer_flush(ngx_http_request_t *r,
         ctx->resp_done = 1;
     }
 
-    c = ngx_http_llm_observer_outcome(r, ctx);
-
     ngx_http_llm_observer_call_in(r, ctx, &in);
+
+    c = ngx_http_llm_observer_outcome_of(ctx, &in);
     in.client_abort = r->connection->error
                       || status == NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
@@ -178,15 +180,29 @@ ngx_http_llm_observer_outcome(ngx_http_request_t *r,
 
     ngx_http_llm_observer_call_in(r, ctx, &in);
 
-    if (llo_call_needs_count(&in) && ctx->completion_count < 0) {
-        ngx_http_llm_observer_count_completion(ctx);
-        in.completion_count = ctx->completion_count;
-        in.completion_trunc = ctx->count_trunc;
+    return ngx_http_llm_observer_outcome_of(ctx, &in);
+}
+
+
+/* the same from what the caller has gathered already (the log phase) */
+
+static llo_call_t *
+ngx_http_llm_observer_outcome_of(ngx_http_llm_observer_ctx_t *ctx,
+    llo_call_in_t *in)
+{
+    if (ctx->outcome_final) {
+        return &ctx->outcome;
     }
 
-    llo_call_outcome(&in, &ctx->outcome);
+    if (llo_call_needs_count(in) && ctx->completion_count < 0) {
+        ngx_http_llm_observer_count_completion(ctx);
+        in->completion_count = ctx->completion_count;
+        in->completion_trunc = ctx->count_trunc;
+    }
 
-    ctx->outcome_final = in.resp_ended;
+    llo_call_outcome(in, &ctx->outcome);
+
+    ctx->outcome_final = in->resp_ended;
 
     return &ctx->outcome;
 }

@@ -13,6 +13,8 @@ static ngx_buf_t *ngx_http_llm_observer_cut_end(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx, u_char *head, size_t len);
 static ngx_int_t ngx_http_llm_observer_strip_held(ngx_http_request_t *r,
     ngx_http_llm_observer_ctx_t *ctx, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_observer_pass(ngx_http_request_t *r,
+    ngx_chain_t *out, ngx_chain_t **ll);
 static ngx_int_t ngx_http_llm_observer_link(ngx_http_request_t *r,
     ngx_chain_t ***ll, ngx_buf_t *b);
 
@@ -220,13 +222,7 @@ ngx_http_llm_observer_strip(ngx_http_request_t *r,
         }
     }
 
-    *ll = NULL;
-
-    if (out == NULL) {
-        return NGX_OK;
-    }
-
-    return ngx_http_llm_observer_next_body_filter(r, out);
+    return ngx_http_llm_observer_pass(r, out, ll);
 }
 
 
@@ -311,13 +307,7 @@ ngx_http_llm_observer_cut(ngx_http_request_t *r,
         }
     }
 
-    *ll = NULL;
-
-    if (out == NULL) {
-        return NGX_OK;
-    }
-
-    return ngx_http_llm_observer_next_body_filter(r, out);
+    return ngx_http_llm_observer_pass(r, out, ll);
 }
 
 
@@ -410,4 +400,20 @@ ngx_http_llm_observer_link(ngx_http_request_t *r, ngx_chain_t ***ll,
     *ll = &ln->next;
 
     return NGX_OK;
+}
+
+
+/* the chain made so far (ending at *ll) on to the next filter, if any */
+
+static ngx_int_t
+ngx_http_llm_observer_pass(ngx_http_request_t *r, ngx_chain_t *out,
+    ngx_chain_t **ll)
+{
+    *ll = NULL;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_observer_next_body_filter(r, out);
 }
