@@ -61,7 +61,7 @@ DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \
               libmicrohttpd-dev check libsubunit-dev postgresql \
               postgresql-client prometheus prometheus-alertmanager wrk \
-              perl curl
+              perl curl valgrind
 
 .PHONY: all module evaluator deps test unit itest demo bench install \
         clean loadcheck unit-bins bench-tokenizer
@@ -161,6 +161,7 @@ demo: deps
 bench: deps
 	$(MAKE) all unit-bins tok-data
 	bash bench/run.sh
+	bash bench/instr.sh
 	bash bench/ingest.sh
 
 unit-bins: $(UNIT_BINS)
