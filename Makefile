@@ -203,6 +203,13 @@ install: all tok-data
 	    [ -n "$(DESTDIR)" ] || chgrp llm-observer \
 	        /etc/llm-observer/llm-evaluator.conf; \
 	fi
+	@# the rules the shipped llm-evaluator.conf names; a team's own stay
+	if [ -f $(DESTDIR)/etc/llm-observer/llm-rules.conf ]; then \
+	    echo "keeping $(DESTDIR)/etc/llm-observer/llm-rules.conf"; \
+	else \
+	    install -D -m 0644 conf.d/llm-rules.conf \
+	        $(DESTDIR)/etc/llm-observer/llm-rules.conf; \
+	fi
 	install -D -m 0644 conf.d/llm-evaluator.service \
 	    $(DESTDIR)/lib/systemd/system/llm-evaluator.service
 

@@ -88,6 +88,16 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
     { "partition_months_ahead", LLO_CONF_NUM,
       llo_conf_off(partition_months_ahead), "2", 0, 120, "0..120", 0 },
 
+    /* empty: calls are stored unscored */
+    { "rules_file", LLO_CONF_STR, llo_conf_off(rules_file),
+      "", 0, 0, "a path", 0 },
+
+    { "flag_below", LLO_CONF_NUM, llo_conf_off(flag_below),
+      "3", 1, 6, "1..6 (6: every call)", 0 },
+
+    { "rules_cache", LLO_CONF_NUM, llo_conf_off(rules_cache),
+      "16384", 0, 16777216, "0..16777216 entries (0: no cache)", 0 },
+
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
       "", 0, 0, "a path", 1 },

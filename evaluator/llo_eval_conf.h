@@ -21,11 +21,14 @@ typedef struct {
     char               *log_file;
     char               *sql_dir;
     char               *pid_file;
+    char               *rules_file;
     int64_t             batch_size;
     int64_t             flush_interval;         /* ms */
     int64_t             torn_timeout;           /* ms */
     int64_t             partition_months_ahead;
     int64_t             log_level;              /* LLO_LOG_* */
+    int64_t             flag_below;             /* flagged: score < it */
+    int64_t             rules_cache;            /* entries, 0: none */
 
     unsigned            sql_dir_set:1;
 } llo_conf_t;

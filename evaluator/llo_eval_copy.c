@@ -169,6 +169,51 @@ llo_copy_columns(void)
 }
 
 
+/* an explicit offset: the session's TimeZone does not matter */
+
+static void
+llo_copy_ts(llo_buf_t *b, int64_t us, const struct tm *tm)
+{
+    int   n;
+    char  tmp[64];
+
+    n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+                 tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+                 tm->tm_hour, tm->tm_min, tm->tm_sec, (int) (us % 1000000));
+    llo_buf_add(b, tmp, (size_t) n);
+}
+
+
+int
+llo_copy_key(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq)
+{
+    char       tmp[LLO_ID_LEN + 1];
+    time_t     sec;
+    int64_t    v;
+    struct tm  tm;
+
+    v = rec->num[LLO_N_TS_US];
+
+    if (!llo_rec_has_num(rec, LLO_N_TS_US) || v < 0 || v >= LLO_TS_US_MAX) {
+        return -1;
+    }
+
+    sec = (time_t) (v / 1000000);
+
+    if (gmtime_r(&sec, &tm) == NULL) {
+        return -1;
+    }
+
+    llo_format_id(instance, seq, tmp);
+    llo_buf_add(b, tmp, LLO_ID_LEN);
+    llo_buf_add(b, "\t", 1);
+    llo_copy_ts(b, v, &tm);
+
+    return 0;
+}
+
+
 int
 llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
     uint64_t seq, int *month, char *err, size_t errlen)
@@ -229,13 +274,7 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
             continue;
 
         case LLO_COL_TS:
-            /* an explicit offset: the session's TimeZone does not matter */
-            n = snprintf(tmp, sizeof(tmp),
-                         "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                         tm.tm_hour, tm.tm_min, tm.tm_sec,
-                         (int) (v % 1000000));
-            llo_buf_add(b, tmp, n);
+            llo_copy_ts(b, v, &tm);
             continue;
 
         case LLO_COL_TEXT:

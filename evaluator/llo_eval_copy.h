@@ -43,4 +43,12 @@ int llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
     uint64_t seq, int *month, char *err, size_t errlen);
 
 
+/*
+ * Append "id<TAB>ts" of the row llo_copy_row() makes of rec, for the
+ * tables keyed by a call (llm_evaluations); -1 when it has no row.
+ */
+int llo_copy_key(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq);
+
+
 #endif /* _LLO_EVAL_COPY_H_INCLUDED_ */

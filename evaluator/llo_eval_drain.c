@@ -28,8 +28,9 @@ static int llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq,
 static llo_sink_t *llo_drain_sink_of(llo_drain_t *d, int kind);
 static size_t llo_drain_pending(llo_drain_t *d);
 static int llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
-    llo_sink_t **sinks, size_t nsinks, uint64_t *inserted, char *err,
-    size_t errlen);
+    int with_rows, llo_sink_t **sinks, size_t nsinks, uint64_t *inserted,
+    char *err, size_t errlen);
+static void llo_drain_drop(llo_drain_t *d, size_t row, const char *why);
 static int llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
     uint64_t *rejected, char *err, size_t errlen);
 static int llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo,
@@ -170,6 +171,10 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         d->sinks[i]->reset(d->sinks[i]->data);
     }
 
+    for (i = 0; i < d->nrow_sinks; i++) {
+        d->row_sinks[i]->reset(d->row_sinks[i]->data);
+    }
+
     rc = LLO_DRAIN_MORE;
     bad = 0;
     skipped = 0;
@@ -254,6 +259,17 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
             snprintf(err, errlen, "out of memory");
             return LLO_DRAIN_FAILED;
         }
+
+        for (i = 0; i < d->nrow_sinks; i++) {
+            if (d->row_sinks[i]->add(d->row_sinks[i]->data, &rec,
+                                     rr.instance, rr.seq, d->nrows - 1)
+                != 0)
+            {
+                snprintf(err, errlen, "out of memory in %s",
+                         d->row_sinks[i]->name);
+                return LLO_DRAIN_FAILED;
+            }
+        }
     }
 
     rejected = 0;
@@ -269,7 +285,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         return LLO_DRAIN_FAILED;
     }
 
-    if (llo_drain_txn(d, pg, 0, d->nrows, d->sinks, d->nsinks, &inserted,
+    if (llo_drain_txn(d, pg, 0, d->nrows, 1, d->sinks, d->nsinks, &inserted,
                       err, errlen)
         != 0)
     {
@@ -293,6 +309,10 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
 
     for (i = 0; i < d->nsinks; i++) {
         d->sinks[i]->committed(d->sinks[i]->data);
+    }
+
+    for (i = 0; i < d->nrow_sinks; i++) {
+        d->row_sinks[i]->committed(d->row_sinks[i]->data);
     }
 
     llo_log(LLO_LOG_DEBUG, "batch: %llu records, %zu rows, %llu new, "
@@ -353,7 +373,7 @@ llo_drain_rows(llo_drain_t *d, llo_pg_t *pg, uint64_t *inserted,
 
         tried++;
 
-        if (llo_drain_txn(d, pg, 0, 0, &sink, 1, &n, err, errlen) == 0) {
+        if (llo_drain_txn(d, pg, 0, 0, 0, &sink, 1, &n, err, errlen) == 0) {
             continue;
         }
 
@@ -396,7 +416,7 @@ llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
 {
     uint64_t  n;
 
-    if (llo_drain_txn(d, pg, lo, hi, NULL, 0, &n, err, errlen) == 0) {
+    if (llo_drain_txn(d, pg, lo, hi, 1, NULL, 0, &n, err, errlen) == 0) {
         *inserted += n;
         return 0;
     }
@@ -409,19 +429,49 @@ llo_drain_split(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
 }
 
 
-/* rows [lo, hi) failed together with err: a lone row is the culprit */
+/*
+ * rows [lo, hi) failed together with err: a lone row is the culprit, or
+ * what a row sink wrote for it, when the row goes in without that
+ */
 
 static int
 llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
     uint64_t *inserted, uint64_t *rejected, char *err, size_t errlen)
 {
-    size_t  mid;
+    char      why[512];
+    size_t    mid;
+    uint64_t  n;
 
     if (hi - lo == 1) {
+        snprintf(why, sizeof(why), "%s", err);
+
+        if (d->nrow_sinks > 0
+            && llo_drain_txn(d, pg, lo, hi, 0, NULL, 0, &n, err, errlen)
+               == 0)
+        {
+            *inserted += n;
+            llo_log_limited(LLO_LOG_ERROR, "record seq %llu stored "
+                            "without what the row sinks wrote for it, "
+                            "rejected by PostgreSQL: %s",
+                            (unsigned long long) d->row_seq[lo], why);
+            llo_drain_drop(d, lo, why);
+            return 0;
+        }
+
+        if (d->nrow_sinks > 0) {
+            if (!pg->data_error) {
+                return -1;
+            }
+
+            /* the row's own fault, as it says alone */
+            snprintf(why, sizeof(why), "%s", err);
+        }
+
         (*rejected)++;
         llo_log_limited(LLO_LOG_ERROR, "record seq %llu rejected by "
                         "PostgreSQL: %s; skipped",
-                        (unsigned long long) d->row_seq[lo], err);
+                        (unsigned long long) d->row_seq[lo], why);
+        llo_drain_drop(d, lo, why);
         return 0;
     }
 
@@ -437,15 +487,29 @@ llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
 }
 
 
+/* row i of the batch goes without the row sinks' parts */
+
+static void
+llo_drain_drop(llo_drain_t *d, size_t row, const char *why)
+{
+    size_t  i;
+
+    for (i = 0; i < d->nrow_sinks; i++) {
+        d->row_sinks[i]->drop(d->row_sinks[i]->data, row, why);
+    }
+}
+
+
 /*
- * One transaction: rows [lo, hi) of the batch (none when lo == hi), then
- * each of the sinks given; COMMIT, or ROLLBACK of all of it.
+ * One transaction: rows [lo, hi) of the batch (none when lo == hi) and,
+ * with_rows, the row sinks' parts for them, then each of the sinks
+ * given; COMMIT, or ROLLBACK of all of it.
  */
 
 static int
 llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
-    llo_sink_t **sinks, size_t nsinks, uint64_t *inserted, char *err,
-    size_t errlen)
+    int with_rows, llo_sink_t **sinks, size_t nsinks, uint64_t *inserted,
+    char *err, size_t errlen)
 {
     size_t  i, start, end;
 
@@ -464,6 +528,16 @@ llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
             != 0)
         {
             goto failed;
+        }
+
+        for (i = 0; with_rows && i < d->nrow_sinks; i++) {
+            if (d->row_sinks[i]->pending(d->row_sinks[i]->data)
+                && d->row_sinks[i]->apply(d->row_sinks[i]->data, pg, lo, hi,
+                                          err, errlen)
+                   != 0)
+            {
+                goto failed;
+            }
         }
     }
 
@@ -505,6 +579,19 @@ llo_drain_add_sink(llo_drain_t *d, llo_sink_t *sink)
 }
 
 
+int
+llo_drain_add_row_sink(llo_drain_t *d, llo_row_sink_t *sink)
+{
+    if (d->nrow_sinks == LLO_DRAIN_SINKS) {
+        return -1;
+    }
+
+    d->row_sinks[d->nrow_sinks++] = sink;
+
+    return 0;
+}
+
+
 static llo_sink_t *
 llo_drain_sink_of(llo_drain_t *d, int kind)
 {
@@ -531,6 +618,10 @@ llo_drain_pending(llo_drain_t *d)
 
     for (i = 0; i < d->nsinks; i++) {
         n += d->sinks[i]->pending(d->sinks[i]->data);
+    }
+
+    for (i = 0; i < d->nrow_sinks; i++) {
+        n += d->row_sinks[i]->pending(d->row_sinks[i]->data);
     }
 
     return n;

@@ -48,6 +48,8 @@ typedef struct {
     /* what the batch writes besides its rows (llo_eval_sink.h) */
     llo_sink_t         *sinks[LLO_DRAIN_SINKS];
     size_t              nsinks;
+    llo_row_sink_t     *row_sinks[LLO_DRAIN_SINKS];
+    size_t              nrow_sinks;
 
     /* since start */
     uint64_t            records;        /* taken from the ring */
@@ -78,6 +80,13 @@ int llo_drain_replaced(llo_drain_t *d);
  * kind.
  */
 int llo_drain_add_sink(llo_drain_t *d, llo_sink_t *sink);
+
+/*
+ * Register a row sink (the caller keeps it): from the next batch on, it
+ * is told every row and writes its part with them.  -1 when
+ * LLO_DRAIN_SINKS are registered already.
+ */
+int llo_drain_add_row_sink(llo_drain_t *d, llo_row_sink_t *sink);
 
 /*
  * Read up to conf->batch_size records from the read position, write

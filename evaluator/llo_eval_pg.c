@@ -22,6 +22,10 @@
 #define LLO_PG_COPY_CHUNK    (256 * 1024)
 
 
+static int llo_pg_copy(llo_pg_t *pg, const char *sql, const char *data,
+    size_t len, char *err, size_t errlen);
+static int llo_pg_insert(llo_pg_t *pg, const char *sql, const char *what,
+    uint64_t *inserted, char *err, size_t errlen);
 static int llo_pg_exec(llo_pg_t *pg, const char *sql, char *err,
     size_t errlen);
 static void llo_pg_drain_results(llo_pg_t *pg);
@@ -226,12 +230,16 @@ llo_pg_begin(llo_pg_t *pg, char *err, size_t errlen)
 {
     pg->data_error = 0;
 
-    /* outside the transaction: a rollback would take it away again */
+    /* outside the transaction: a rollback would take them away again */
     if (!pg->stage) {
         if (llo_pg_exec(pg, "CREATE TEMP TABLE IF NOT EXISTS "
                         "llm_requests_stage (LIKE llm_requests "
                         "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                        err, errlen) != 0)
+                        err, errlen) != 0
+            || llo_pg_exec(pg, "CREATE TEMP TABLE IF NOT EXISTS "
+                           "llm_evaluations_stage (LIKE llm_evaluations "
+                           "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                           err, errlen) != 0)
         {
             return -1;
         }
@@ -247,15 +255,87 @@ int
 llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
     char *err, size_t errlen)
 {
-    int        rc;
-    char       sql[1536];
-    size_t     off, n;
-    PGresult  *res;
+    char  sql[1536];
 
     *inserted = 0;
 
     snprintf(sql, sizeof(sql), "COPY llm_requests_stage (%s) FROM STDIN",
              llo_copy_columns());
+
+    if (llo_pg_copy(pg, sql, data, len, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(sql, sizeof(sql), "INSERT INTO llm_requests (%s) SELECT %s "
+             "FROM llm_requests_stage ON CONFLICT (id, ts) DO NOTHING",
+             llo_copy_columns(), llo_copy_columns());
+
+    return llo_pg_insert(pg, sql, "INSERT INTO llm_requests", inserted, err,
+                         errlen);
+}
+
+
+int
+llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+    uint64_t *inserted, char *err, size_t errlen)
+{
+    *inserted = 0;
+
+    if (llo_pg_copy(pg, "COPY llm_evaluations_stage (" LLO_PG_VERDICT_COLUMNS
+                    ") FROM STDIN", data, len, err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    /*
+     * One verdict of an evaluator per call, whatever its version: a
+     * batch delivered again after a SIGHUP changed the rules does not
+     * score its calls a second time.  ON CONFLICT for two evaluators
+     * writing the same verdict at once.
+     */
+    return llo_pg_insert(pg, "INSERT INTO llm_evaluations ("
+                         LLO_PG_VERDICT_COLUMNS ") SELECT "
+                         LLO_PG_VERDICT_COLUMNS " FROM llm_evaluations_stage s "
+                         "WHERE NOT EXISTS (SELECT 1 FROM llm_evaluations e "
+                         "WHERE e.id = s.id AND e.ts = s.ts "
+                         "AND e.evaluator = s.evaluator) "
+                         "ON CONFLICT DO NOTHING",
+                         "INSERT INTO llm_evaluations", inserted, err,
+                         errlen);
+}
+
+
+/* an INSERT ... SELECT: *inserted its rows */
+
+static int
+llo_pg_insert(llo_pg_t *pg, const char *sql, const char *what,
+    uint64_t *inserted, char *err, size_t errlen)
+{
+    PGresult  *res;
+
+    res = PQexec(pg->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        return llo_pg_fail(pg, res, what, err, errlen);
+    }
+
+    *inserted = strtoull(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+
+    return 0;
+}
+
+
+/* COPY ... FROM STDIN of len bytes of COPY text, in chunks */
+
+static int
+llo_pg_copy(llo_pg_t *pg, const char *sql, const char *data, size_t len,
+    char *err, size_t errlen)
+{
+    int        rc;
+    size_t     off, n;
+    PGresult  *res;
 
     res = PQexec(pg->conn, sql);
 
@@ -294,24 +374,7 @@ llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
         PQclear(res);
     }
 
-    if (rc != 0) {
-        return -1;
-    }
-
-    snprintf(sql, sizeof(sql), "INSERT INTO llm_requests (%s) SELECT %s "
-             "FROM llm_requests_stage ON CONFLICT (id, ts) DO NOTHING",
-             llo_copy_columns(), llo_copy_columns());
-
-    res = PQexec(pg->conn, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        return llo_pg_fail(pg, res, "INSERT INTO llm_requests", err, errlen);
-    }
-
-    *inserted = strtoull(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
-
-    return 0;
+    return rc;
 }
 
 
@@ -332,9 +395,10 @@ int
 llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
     size_t errlen)
 {
-    int     m, y, next;
-    char    sql[512];
-    size_t  i, k;
+    int                 m, y, next, t;
+    char                sql[512];
+    size_t              i, k;
+    static const char  *tables[] = { "llm_requests", "llm_evaluations" };
 
     for (i = 0; i < n; i++) {
         m = months[i];
@@ -352,16 +416,22 @@ llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
         y = m / 100;
         next = llo_pg_month_next(m);
 
-        /* bounds in UTC, like the ts text the rows are copied with */
-        snprintf(sql, sizeof(sql),
-                 "CREATE TABLE IF NOT EXISTS llm_requests_y%04dm%02d "
-                 "PARTITION OF llm_requests FOR VALUES "
-                 "FROM ('%04d-%02d-01 00:00:00+00') "
-                 "TO ('%04d-%02d-01 00:00:00+00')",
-                 y, m % 100, y, m % 100, next / 100, next % 100);
+        /*
+         * Bounds in UTC, like the ts text the rows are copied with.  The
+         * verdicts of a month's calls go to the same month.
+         */
+        for (t = 0; t < 2; t++) {
+            snprintf(sql, sizeof(sql),
+                     "CREATE TABLE IF NOT EXISTS %s_y%04dm%02d "
+                     "PARTITION OF %s FOR VALUES "
+                     "FROM ('%04d-%02d-01 00:00:00+00') "
+                     "TO ('%04d-%02d-01 00:00:00+00')",
+                     tables[t], y, m % 100, tables[t], y, m % 100,
+                     next / 100, next % 100);
 
-        if (llo_pg_exec(pg, sql, err, errlen) != 0) {
-            return -1;
+            if (llo_pg_exec(pg, sql, err, errlen) != 0) {
+                return -1;
+            }
         }
 
         llo_log(LLO_LOG_DEBUG, "partition llm_requests_y%04dm%02d is there",

@@ -83,6 +83,17 @@ void llo_pg_forget_partitions(llo_pg_t *pg);
 int llo_pg_begin(llo_pg_t *pg, char *err, size_t errlen);
 int llo_pg_rows(llo_pg_t *pg, const char *data, size_t len,
     uint64_t *inserted, char *err, size_t errlen);
+
+/*
+ * llo_pg_verdicts(): COPY verdicts (COPY text, LLO_PG_VERDICT_COLUMNS)
+ * into llm_evaluations, each unless its call has a verdict of the same
+ * evaluator already; *inserted is the number of new verdicts.
+ */
+#define LLO_PG_VERDICT_COLUMNS                                               \
+    "id, ts, evaluator, version, score, label, flagged, details"
+
+int llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+    uint64_t *inserted, char *err, size_t errlen);
 int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
 void llo_pg_rollback(llo_pg_t *pg);
 

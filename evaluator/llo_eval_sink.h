@@ -13,9 +13,16 @@
  * sink is tried alone, and reject() leaves its records out if that is
  * refused too; the rows are then found by halves, without the sinks.
  *
- * The key sets of llm_observer_key (llo_eval_keys.c) are one today; rule
- * verdicts, the judge queue and metrics counters come next.  A sink knows
- * the PostgreSQL layer; the PostgreSQL layer knows no sink.
+ * The key sets of llm_observer_key (llo_eval_keys.c) are such a sink.
+ *
+ * A row sink writes something for each llm_requests row of the batch
+ * (the rules' verdicts, llo_eval_verdicts.c): it is told each row as it
+ * is added, and it writes its part for the same rows [lo, hi) as the
+ * rows' COPY, in their transaction, so it follows them through the
+ * halving.  A lone row that fails with its part is tried without it:
+ * the row is kept, its part dropped, so a verdict never loses a row.
+ *
+ * A sink knows the PostgreSQL layer; the PostgreSQL layer knows no sink.
  */
 
 #ifndef _LLO_EVAL_SINK_H_INCLUDED_
@@ -59,6 +66,33 @@ typedef struct {
     /* records of this batch left out by apply() or reject() */
     uint64_t          (*rejected)(void *data);
 } llo_sink_t;
+
+
+typedef struct {
+    const char         *name;
+    void               *data;
+
+    void              (*reset)(void *data);
+
+    /* row i of the batch is rec: 0, or -1 when memory ran out */
+    int               (*add)(void *data, const llo_rec_t *rec,
+                             uint64_t instance, uint64_t seq, size_t row);
+
+    /* bytes it holds for this batch */
+    size_t            (*pending)(void *data);
+
+    /* its part for rows [lo, hi), in their transaction; 0, or -1 with
+     * err and pg->data_error when its data is at fault */
+    int               (*apply)(void *data, llo_pg_t *pg, size_t lo,
+                               size_t hi, char *err, size_t errlen);
+
+    /* row i goes without this sink's part (why): the row itself was
+     * rejected, or stored only without the part */
+    void              (*drop)(void *data, size_t row, const char *why);
+
+    /* the batch is committed: the rows not dropped have their part */
+    void              (*committed)(void *data);
+} llo_row_sink_t;
 
 
 #endif /* _LLO_EVAL_SINK_H_INCLUDED_ */

@@ -7,10 +7,12 @@
 
 #include "llo_eval_drain.h"
 #include "llo_eval_stats.h"
+#include "llo_eval_verdicts.h"
 
 
 #define llo_ring_stat(f)   offsetof(llo_ring_stats_t, f)
 #define llo_drain_stat(f)  offsetof(llo_drain_t, f)
+#define llo_verdict_stat(f)  offsetof(llo_verdicts_t, f)
 
 
 const llo_stat_t  llo_ring_stat_table[] = {
@@ -67,6 +69,25 @@ const llo_stat_t  llo_drain_stat_table[] = {
       "Records of a kind that is not stored", llo_drain_stat(skipped) },
     { "batches", LLO_STAT_COUNTER,
       "Batches committed", llo_drain_stat(batches) },
+    { NULL, 0, NULL, 0 }
+};
+
+
+const llo_stat_t  llo_verdict_stat_table[] = {
+    { "verdicts", LLO_STAT_COUNTER,
+      "Calls scored by the rules, committed with their row",
+      llo_verdict_stat(scored) },
+    { "verdicts_flagged", LLO_STAT_COUNTER,
+      "Of those, the verdicts scored below flag_below",
+      llo_verdict_stat(flagged) },
+    { "verdicts_dropped", LLO_STAT_COUNTER,
+      "Verdicts PostgreSQL refused, their calls stored without",
+      llo_verdict_stat(dropped) },
+    { "rules_cache_hits", LLO_STAT_COUNTER,
+      "Calls whose text the rules had read before (rules_cache)",
+      llo_verdict_stat(cache_hits) },
+    { "rules_cache_misses", LLO_STAT_COUNTER,
+      "Calls whose text the rules read", llo_verdict_stat(cache_misses) },
     { NULL, 0, NULL, 0 }
 };
 

@@ -54,6 +54,7 @@ typedef struct {
 /* ended by a NULL name */
 extern const llo_stat_t  llo_ring_stat_table[];
 extern const llo_stat_t  llo_drain_stat_table[];    /* over llo_drain_t */
+extern const llo_stat_t  llo_verdict_stat_table[];  /* llo_verdicts_t */
 
 void llo_ring_stats_read(llo_ring_t *ring, llo_ring_stats_t *s);
 

@@ -31,6 +31,8 @@
 #include "llo_eval_pg.h"
 #include "llo_eval_stats.h"
 #include "llo_rules.h"
+#include "llo_rules_cache.h"
+#include "llo_eval_verdicts.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -56,6 +58,12 @@ typedef struct {
     /* the drain's sinks: what a batch writes besides its rows */
     llo_keysets_t       keys;
     llo_sink_t          keys_sink;
+    llo_verdicts_t      verdicts;
+    llo_row_sink_t      verdicts_sink;
+
+    /* rules_file's, NULL: calls are stored unscored */
+    llo_rules_t        *rules;
+    llo_rules_cache_t  *cache;
 
     /* the daemon: a loop of timers (llo_eval_loop.h) */
     llo_loop_t          loop;
@@ -88,6 +96,10 @@ static int llo_eval_attach(llo_eval_t *ev, char *err, size_t errlen);
 static void llo_eval_outage(llo_eval_t *ev, const char *why);
 static void llo_eval_recovered(llo_eval_t *ev);
 static void llo_eval_reload(llo_eval_t *ev);
+static int llo_eval_rules_load(const llo_conf_t *conf, llo_rules_t **rules,
+    char *err, size_t errlen);
+static int llo_eval_rules_use(llo_eval_t *ev, llo_rules_t *rules,
+    char *err, size_t errlen);
 static int llo_eval_log_open(llo_eval_t *ev);
 static int llo_pid_write(const char *path);
 static void llo_signals_init(llo_loop_t *loop);
@@ -119,6 +131,7 @@ main(int argc, char **argv)
 {
     int                 c, test, dump, rc;
     char                err[1024];
+    llo_rules_t        *rules;
     const char         *cmd;
     llo_eval_t          ev;
     struct stat         st;
@@ -213,6 +226,14 @@ main(int argc, char **argv)
         goto done;
     }
 
+    /* the rules are part of the configuration: -t checks them too */
+    if (llo_eval_rules_load(&ev.conf, &rules, err, sizeof(err)) != 0
+        || llo_eval_rules_use(&ev, rules, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        goto done;
+    }
+
     if (test) {
         if (dump) {
             llo_conf_dump(&ev.conf, STDOUT_FILENO);
@@ -229,12 +250,19 @@ main(int argc, char **argv)
     llo_keysets_sink(&ev.keys, &ev.keys_sink);
     (void) llo_drain_add_sink(&ev.drain, &ev.keys_sink);
 
+    /* every call's verdict, in the transaction of its row */
+    llo_verdicts_sink(&ev.verdicts, &ev.verdicts_sink);
+    (void) llo_drain_add_row_sink(&ev.drain, &ev.verdicts_sink);
+
     rc = command->handler(&ev);
 
 done:
 
     llo_drain_free(&ev.drain);
     llo_keysets_free(&ev.keys);
+    llo_verdicts_free(&ev.verdicts);
+    llo_rules_free(ev.rules);
+    llo_rules_cache_free(ev.cache);
     llo_pg_free(&ev.pg);
     llo_conf_free(&ev.conf);
     llo_log_close();
@@ -363,6 +391,16 @@ llo_eval_run(llo_eval_t *ev)
             (unsigned long long) ev->drain.duplicates,
             (unsigned long long) ev->drain.bad,
             (unsigned long long) ev->drain.skipped);
+
+    if (ev->rules != NULL) {
+        llo_log(LLO_LOG_INFO, "exiting: %llu verdicts, %llu flagged, "
+                "%llu dropped; rules cache %llu hits, %llu misses",
+                (unsigned long long) ev->verdicts.scored,
+                (unsigned long long) ev->verdicts.flagged,
+                (unsigned long long) ev->verdicts.dropped,
+                (unsigned long long) ev->verdicts.cache_hits,
+                (unsigned long long) ev->verdicts.cache_misses);
+    }
 
     if (ev->pid_written && unlink(ev->conf.pid_file) == -1) {
         llo_log(LLO_LOG_WARN, "unlink(\"%s\") failed: %s", ev->conf.pid_file,
@@ -663,23 +701,25 @@ llo_eval_reload(llo_eval_t *ev)
     char         err[1024], *s;
     uint64_t     waiting;
     llo_conf_t   nc;
+    llo_rules_t *rules;
     const char  *restart[8];
 
     llo_log(LLO_LOG_INFO, "SIGHUP: reloading %s",
             ev->conf_file ? ev->conf_file : "the configuration");
 
+    rules = NULL;
+
     if (llo_conf_load(&nc, ev->conf_file, ev->overrides, ev->noverrides,
                       err, sizeof(err))
         != 0)
     {
-        llo_log(LLO_LOG_ERROR, "reload failed, keeping the old "
-                "configuration: %s", err);
+        goto failed;
+    }
 
-        if (llo_log_open(ev->conf.log_file, err, sizeof(err)) != 0) {
-            llo_log(LLO_LOG_ERROR, "cannot reopen log_file: %s", err);
-        }
-
-        return;
+    /* a rules file that does not load keeps the old rules with the rest */
+    if (llo_eval_rules_load(&nc, &rules, err, sizeof(err)) != 0) {
+        llo_conf_free(&nc);
+        goto failed;
     }
 
     if (llo_log_open(nc.log_file, err, sizeof(err)) != 0) {
@@ -692,6 +732,11 @@ llo_eval_reload(llo_eval_t *ev)
     }
 
     llo_log_set_level((int) nc.log_level);
+
+    if (rules != NULL || ev->rules != NULL) {
+        llo_log(LLO_LOG_INFO, "rules: %s", rules != NULL
+                ? llo_rules_version(rules) : "none, calls stored unscored");
+    }
 
     n = llo_conf_keep_restart(&nc, &ev->conf, restart, 8);
 
@@ -721,7 +766,88 @@ llo_eval_reload(llo_eval_t *ev)
     llo_conf_free(&ev->conf);
     ev->conf = nc;
 
+    if (llo_eval_rules_use(ev, rules, err, sizeof(err)) != 0) {
+        llo_log(LLO_LOG_ERROR, "%s; rules_cache off", err);
+    }
+
     llo_log(LLO_LOG_INFO, "configuration reloaded");
+
+    return;
+
+failed:
+
+    llo_log(LLO_LOG_ERROR, "reload failed, keeping the old configuration: "
+            "%s", err);
+
+    if (llo_log_open(ev->conf.log_file, err, sizeof(err)) != 0) {
+        llo_log(LLO_LOG_ERROR, "cannot reopen log_file: %s", err);
+    }
+}
+
+
+/* conf's rules_file, or NULL when none is set */
+
+static int
+llo_eval_rules_load(const llo_conf_t *conf, llo_rules_t **rules, char *err,
+    size_t errlen)
+{
+    *rules = NULL;
+
+    if (conf->rules_file[0] == '\0') {
+        return 0;
+    }
+
+    *rules = llo_rules_load(conf->rules_file, err, errlen);
+
+    return *rules != NULL ? 0 : -1;
+}
+
+
+/*
+ * Score with rules from now on (ev->conf is already the configuration
+ * they came with); the old ones are freed: a batch scores its calls again
+ * whenever it is read again, so no verdict outlives its rules.  The cache
+ * is made again when its size changed (a new version empties it anyway).
+ */
+
+static int
+llo_eval_rules_use(llo_eval_t *ev, llo_rules_t *rules, char *err,
+    size_t errlen)
+{
+    size_t  want;
+
+    llo_rules_free(ev->rules);
+    ev->rules = rules;
+    ev->verdicts.rules = rules;
+    ev->verdicts.flag_below = (int) ev->conf.flag_below;
+
+    want = rules != NULL ? (size_t) ev->conf.rules_cache : 0;
+
+    if (ev->cache != NULL && ev->cache->mask + 1 >= want
+        && (ev->cache->mask + 1) / 2 < want)
+    {
+        return 0;
+    }
+
+    llo_rules_cache_free(ev->cache);
+    ev->cache = NULL;
+    ev->verdicts.cache = NULL;
+
+    if (want == 0) {
+        return 0;
+    }
+
+    ev->cache = llo_rules_cache_new(want);
+
+    if (ev->cache == NULL) {
+        snprintf(err, errlen, "no memory for a rules_cache of %zu entries",
+                 want);
+        return -1;
+    }
+
+    ev->verdicts.cache = ev->cache;
+
+    return 0;
 }
 
 
@@ -792,6 +918,7 @@ llo_eval_drain(llo_eval_t *ev)
     }
 
     llo_stats_print(stdout, llo_drain_stat_table, &ev->drain);
+    llo_stats_print(stdout, llo_verdict_stat_table, &ev->verdicts);
 
     return rc;
 }

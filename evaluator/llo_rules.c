@@ -15,9 +15,9 @@
 #include <pcre2.h>
 
 #include "llo_rules.h"
+#include "llo_rules_cache.h"
 
 
-#define LLO_RULES_MAX           256
 #define LLO_RULE_ARGS_MAX       64
 
 /* llo_script(): no writing system has most of the letters */
@@ -163,6 +163,17 @@ static const char  *llo_kinds[LLO_RULE_KINDS] = {
     "prompt_injection", "language_mismatch"
 };
 
+/*
+ * The kinds whose verdict depends on nothing but the call's text (prompt,
+ * response, output format asked for) and whether it was answered: what
+ * they find is kept in the cache (llo_rules_cache.h).
+ */
+#define LLO_RULES_TEXT_KINDS                                                 \
+    (llo_kind(LLO_RULE_REFUSAL) | llo_kind(LLO_RULE_REPETITION)             \
+     | llo_kind(LLO_RULE_REGEX) | llo_kind(LLO_RULE_PII_LEAK)               \
+     | llo_kind(LLO_RULE_PROMPT_INJECTION)                                  \
+     | llo_kind(LLO_RULE_LANGUAGE_MISMATCH))
+
 static const char  *llo_severities[] = { "info", "warning", "critical" };
 
 /* a severity's weight when the rule gives none */
@@ -307,6 +318,7 @@ typedef struct {
 } llo_scoring_t;
 
 static int llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc);
+static int llo_call_answered(const llo_rules_call_t *c);
 static void llo_rule_free(llo_rule_t *r);
 
 
@@ -1155,17 +1167,60 @@ llo_rules_kind_name(int kind)
 }
 
 
+/*
+ * The rules that fired in v, as JSON: {"fired":[{"rule":..., "kind":...,
+ * "severity":..., "weight":...}, ...]} in file order.  Rule names are
+ * letters, digits, '_', '-' and '.' (the parser checks), and need no
+ * escaping.
+ */
+
+void
+llo_rules_details(const llo_rules_t *rules, const llo_verdict_t *v,
+    llo_rules_out_pt out, void *data)
+{
+    int                n;
+    char               tmp[LLO_RULE_NAME_MAX + 128];
+    size_t             i;
+    const char        *sep;
+    const llo_rule_t  *r;
+
+    out(data, "{\"fired\":[", 10);
+    sep = "";
+
+    for (i = 0; i < rules->n; i++) {
+        if (!llo_verdict_fired(v, i)) {
+            continue;
+        }
+
+        r = &rules->rules[i];
+
+        n = snprintf(tmp, sizeof(tmp), "%s{\"rule\":\"%s\",\"kind\":\"%s\","
+                     "\"severity\":\"%s\",\"weight\":%lld}", sep, r->name,
+                     llo_kinds[r->kind], llo_severities[r->severity],
+                     (long long) r->weight);
+
+        out(data, tmp, (size_t) n);
+        sep = ",";
+    }
+
+    out(data, "]}", 2);
+}
+
+
 /* -- scoring -------------------------------------------------------------- */
 
 
 void
-llo_rules_score(const llo_rules_t *rules, const llo_rules_call_t *call,
-    int threshold, llo_verdict_t *v)
+llo_rules_score(const llo_rules_t *rules, llo_rules_cache_t *cache,
+    const llo_rules_call_t *call, int threshold, llo_verdict_t *v)
 {
-    size_t             i;
-    int64_t            score, cap, best;
-    llo_scoring_t      sc;
-    const llo_rule_t  *r;
+    int                 fired;
+    size_t              i;
+    int64_t             score, cap, best;
+    uint64_t            bit;
+    llo_scoring_t       sc;
+    const llo_rule_t   *r;
+    llo_rules_entry_t  *e;
 
     memset(v, 0, sizeof(llo_verdict_t));
 
@@ -1175,19 +1230,47 @@ llo_rules_score(const llo_rules_t *rules, const llo_rules_call_t *call,
     score = 5;
     cap = 5;
     best = 0;
+    e = NULL;
 
     for (i = 0; i < rules->n; i++) {
         r = &rules->rules[i];
 
-        if (!llo_rule_matches(r, call) || !llo_rule_fires(r, &sc)) {
+        if (!llo_rule_matches(r, call)) {
+            continue;
+        }
+
+        if (cache == NULL || !(LLO_RULES_TEXT_KINDS & llo_kind(r->kind))) {
+            fired = llo_rule_fires(r, &sc);
+
+        } else {
+            /* the text is digested once, when a text rule first needs it */
+            if (e == NULL) {
+                e = llo_rules_cache_get(cache, rules, call,
+                                        llo_call_answered(call));
+            }
+
+            bit = 1ULL << (i % 64);
+
+            if (e != NULL && (e->known[i / 64] & bit)) {
+                fired = (e->fired[i / 64] & bit) != 0;
+
+            } else {
+                fired = llo_rule_fires(r, &sc);
+
+                if (e != NULL) {
+                    e->known[i / 64] |= bit;
+                    e->fired[i / 64] |= fired ? bit : 0;
+                }
+            }
+        }
+
+        if (!fired) {
             continue;
         }
 
         v->fired++;
 
-        if (i < 64) {
-            v->fired_mask |= 1ULL << i;
-        }
+        v->fired_bits[i / 64] |= 1ULL << (i % 64);
 
         score -= r->weight;
         cap = r->max_score < cap ? r->max_score : cap;

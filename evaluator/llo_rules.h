@@ -34,6 +34,7 @@
 
 
 #define LLO_RULES_ERR_LEN       512
+#define LLO_RULES_MAX           256
 #define LLO_RULE_NAME_MAX       64
 #define LLO_RULE_MATCH_MAX      8
 #define LLO_RULE_PHRASES_MAX    64
@@ -80,6 +81,7 @@ typedef struct {
     llo_rules_str_t     response;
     llo_rules_str_t     finish_reason;
     llo_rules_str_t     error_type;     /* the provider's error body */
+    llo_rules_str_t     response_format;    /* what output was asked for */
     int64_t             status;         /* -1: unknown */
     int64_t             max_tokens;     /* -1: not asked */
     int64_t             completion_tokens;  /* -1: unknown */
@@ -92,6 +94,7 @@ typedef struct {
 
 
 typedef struct llo_rules_s  llo_rules_t;
+typedef struct llo_rules_cache_s  llo_rules_cache_t;   /* llo_rules_cache.h */
 
 
 /*
@@ -120,17 +123,28 @@ typedef struct {
     const char         *label;          /* highest priority that fired,
                                            NULL: none */
     size_t              fired;          /* how many rules fired */
-    uint64_t            fired_mask;     /* bit i: rule i fired (i < 64) */
+    uint64_t            fired_bits[LLO_RULES_MAX / 64];  /* bit per rule */
 } llo_verdict_t;
 
+#define llo_verdict_fired(v, i)  (((v)->fired_bits[(i) / 64] >> ((i) % 64)) & 1)
 
-/* score call with every rule that matches it */
-void llo_rules_score(const llo_rules_t *rules, const llo_rules_call_t *call,
-    int threshold, llo_verdict_t *v);
+
+/*
+ * Score call with every rule that matches it; with a cache (NULL: none),
+ * what the rules that read only the text found is taken from it when the
+ * same text was scored before.
+ */
+void llo_rules_score(const llo_rules_t *rules, llo_rules_cache_t *cache,
+    const llo_rules_call_t *call, int threshold, llo_verdict_t *v);
 
 /* the name and kind of rule i, for reports */
 const char *llo_rules_name(const llo_rules_t *rules, size_t i);
 const char *llo_rules_kind_name(int kind);
+
+/* the rules that fired in v as JSON (docs/scoring.md), given to out */
+typedef void (*llo_rules_out_pt)(void *data, const char *s, size_t len);
+void llo_rules_details(const llo_rules_t *rules, const llo_verdict_t *v,
+    llo_rules_out_pt out, void *data);
 
 
 #endif /* _LLO_RULES_H_INCLUDED_ */

@@ -28,21 +28,6 @@ my $ring = $p->{ring};
 my $EV   = $p->{ev};
 my $JSON = LLOFixtures::expected_body('json');
 
-sub spew {
-    my ($f, $text) = @_;
-    open my $fh, '>', $f or die "$f: $!";
-    print $fh $text;
-    close $fh or die "$f: $!";
-    return $f;
-}
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return '';
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
 sub count_rows {
     my ($where) = @_;
     return psql($pg, 'SELECT count(*) FROM llm_requests'

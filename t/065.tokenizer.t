@@ -30,14 +30,6 @@ my $CL100K = rank_file('cl100k_base');
 
 # ------------------------------------------------------------ nginx -t
 
-sub spew {
-    my ($f, $text) = @_;
-    open my $fh, '>:raw', $f or die "$f: $!";
-    print $fh $text;
-    close $fh or die "$f: $!";
-    return $f;
-}
-
 sub conf_fails {
     my ($name, $http, $re) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;

@@ -33,21 +33,6 @@ my $pg   = $p->{pg};
 my $dir  = $p->{dir};
 my $ring = $p->{ring};
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return '';
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
-sub spew {
-    my ($f, $text) = @_;
-    open my $fh, '>:raw', $f or die "$f: $!";
-    print $fh $text;
-    close $fh or die "$f: $!";
-    return $f;
-}
-
 # ------------------------------------------------------ the record writer
 
 # appends records to a ring as nginx does (llo_ring_append of an

@@ -95,7 +95,7 @@ our @EXPORT = qw(
     pg_start pg_stop pg_stop_only pg_start_again psql
     upstream_start upstream_stop upstream_log
     http_req wait_for run_cmd run_cmd_split
-    sse_events sse_text json_decode
+    sse_events sse_text json_decode spew slurp
 );
 
 my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../..');
@@ -140,6 +140,11 @@ sub _spew {
     print $fh $data;
     close $fh or die "LLOTest: cannot write $f: $!\n";
 }
+
+# for tests: write a file (returns its path); read one ('' when missing)
+sub spew { my ($f, $data) = @_; _spew($f, $data); return $f }
+
+sub slurp { return _slurp($_[0]) // '' }
 
 sub _tail {
     my ($f, $n) = @_;

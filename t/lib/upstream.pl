@@ -24,6 +24,8 @@
 #
 # "x-scenario: file:NAME" serves t/fixtures/providers/NAME.body (NAME.meta:
 # status, content type); "file:NAME:abort" half of it, then closes.
+# "x-scenario: reply" answers what the request's x-reply header dictates
+# (see reply()).
 # "x-scenario: sse_auto" streams sse_usage when the request body asks for
 # stream_options.include_usage, sse_nousage otherwise.
 
@@ -262,6 +264,36 @@ sub simple_response {
     return write_all($c, $r) && !$close;
 }
 
+# "x-scenario: reply": the answer the request dictates in its "x-reply"
+# header, a JSON object: {"text": content, "finish": finish_reason
+# (default "stop"), "status": HTTP status (default 200; 400 and up send
+# an OpenAI error body whose message is text)}
+sub reply {
+    my ($c, $req) = @_;
+    my $r = eval { JSON::PP->new->decode($req->{headers}{'x-reply'} // '') };
+    return simple_response($c, $req, 400, 'Bad Request', 'text/plain',
+        "x-reply is not a JSON object\n") unless ref $r eq 'HASH';
+    my $status = $r->{status} // 200;
+    my $text = $r->{text} // '';
+    my $J = JSON::PP->new->utf8->canonical;
+    my $body;
+    if ($status >= 400) {
+        $body = $J->encode({ error => { message => $text,
+            type => 'server_error', param => undef, code => undef } });
+    } else {
+        my $words = () = $text =~ /\S+/g;
+        $body = $J->encode({
+            id => 'chatcmpl-reply', object => 'chat.completion',
+            created => 1700000000, model => 'gpt-4o-mini-2024-07-18',
+            choices => [ { index => 0, finish_reason => $r->{finish} // 'stop',
+                message => { role => 'assistant', content => $text } } ],
+            usage => { prompt_tokens => 9, completion_tokens => $words,
+                total_tokens => 9 + $words } });
+    }
+    return simple_response($c, $req, $status, $status >= 400 ? 'Error' : 'OK',
+        'application/json', $body . "\n", "x-upstream-scenario: reply\r\n");
+}
+
 # returns true if the connection may be kept alive
 sub handle {
     my ($c, $req) = @_;
@@ -293,6 +325,8 @@ sub handle {
                 "x-upstream-scenario: sse_auto\r\n");
         }
     }
+    return reply($c, $req) if $name eq 'reply';
+
     my $s = LLOFixtures::scenario($name);
     unless ($s) {
         return simple_response($c, $req, 404, 'Not Found', 'application/json',

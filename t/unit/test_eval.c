@@ -698,6 +698,175 @@ START_TEST(test_drain_halving)
 END_TEST
 
 
+/*
+ * A row sink that writes a line per row, and whose lines are refused as
+ * data when one of them is a "VBAD" row's: like a verdict that breaks a
+ * constraint while its row is fine.
+ */
+
+typedef struct {
+    char        model[128][8];
+    size_t      nrows;
+    int         dropped[128];
+    int         ndropped;
+    int         committed;
+    uint64_t    applied;        /* rows applied in transactions */
+} llo_t_rsink_t;
+
+
+static void
+llo_t_rsink_reset(void *data)
+{
+    llo_t_rsink_t  *s = data;
+
+    s->nrows = 0;
+    s->ndropped = 0;
+    memset(s->dropped, 0, sizeof(s->dropped));
+}
+
+
+static int
+llo_t_rsink_add(void *data, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq, size_t row)
+{
+    llo_t_rsink_t     *s = data;
+    const llo_str_t   *m;
+
+    ck_assert_uint_eq(row, s->nrows);
+    ck_assert_uint_lt(row, 128);
+
+    m = llo_rec_get_str(rec, LLO_S_REQUEST_MODEL);
+    snprintf(s->model[row], 8, "%.*s", (int) m->len, m->data);
+    s->nrows++;
+
+    return 0;
+}
+
+
+static size_t
+llo_t_rsink_pending(void *data)
+{
+    return ((llo_t_rsink_t *) data)->nrows * 8;
+}
+
+
+static int
+llo_t_rsink_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
+    char *err, size_t errlen)
+{
+    llo_t_rsink_t  *s = data;
+    size_t          i;
+
+    ck_assert_uint_lt(lo, hi);
+    ck_assert_uint_le(hi, s->nrows);
+
+    for (i = lo; i < hi; i++) {
+        /* a row already left out is never written again */
+        ck_assert_int_eq(s->dropped[i], 0);
+
+        if (strcmp(s->model[i], "VBAD") == 0) {
+            pg->data_error = 1;
+            snprintf(err, errlen, "SQLSTATE 23514: a bad verdict");
+            return -1;
+        }
+    }
+
+    s->applied += hi - lo;
+
+    return 0;
+}
+
+
+static void
+llo_t_rsink_drop(void *data, size_t row, const char *why)
+{
+    llo_t_rsink_t  *s = data;
+
+    ck_assert_uint_lt(row, s->nrows);
+    ck_assert_int_eq(s->dropped[row], 0);
+    s->dropped[row] = 1;
+    s->ndropped++;
+}
+
+
+static void
+llo_t_rsink_committed(void *data)
+{
+    ((llo_t_rsink_t *) data)->committed++;
+}
+
+
+/*
+ * 100 calls: 2 rows refused by the database, 3 whose row sink part is:
+ * every good row is stored once, with its part when that is good; a row
+ * whose part is refused is stored without it; the refused rows' parts are
+ * dropped too.
+ */
+
+START_TEST(test_drain_row_sink)
+{
+    int             i;
+    char            err[1024], path[512];
+    llo_pg_t        pg;
+    llo_conf_t      conf;
+    llo_ring_t      ring;
+    llo_drain_t     d;
+    llo_row_sink_t  sink;
+    llo_t_rsink_t   rs;
+
+    snprintf(path, sizeof(path), "%s/rowsink.ring", llo_t_dir);
+    ck_assert_int_eq(llo_ring_open(&ring, path, 1 << 20, 1, 0600,
+                                   (uid_t) -1, (gid_t) -1, err, sizeof(err)),
+                     0);
+
+    for (i = 0; i < 100; i++) {
+        llo_t_append(&ring, LLO_KIND_CALL,
+                     (i == 7 || i == 60) ? "BAD"
+                     : (i == 8 || i == 40 || i == 99) ? "VBAD" : "gpt-4o");
+    }
+
+    memset(&d, 0, sizeof(llo_drain_t));
+    memset(&pg, 0, sizeof(llo_pg_t));
+    memset(&rs, 0, sizeof(llo_t_rsink_t));
+    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
+    memset(&conf, 0, sizeof(llo_conf_t));
+    conf.batch_size = 1000;
+    conf.torn_timeout = 1000;
+
+    memset(&sink, 0, sizeof(llo_row_sink_t));
+    sink.name = "test rows";
+    sink.data = &rs;
+    sink.reset = llo_t_rsink_reset;
+    sink.add = llo_t_rsink_add;
+    sink.pending = llo_t_rsink_pending;
+    sink.apply = llo_t_rsink_apply;
+    sink.drop = llo_t_rsink_drop;
+    sink.committed = llo_t_rsink_committed;
+
+    ck_assert_int_eq(llo_drain_add_row_sink(&d, &sink), 0);
+    ck_assert_int_eq(llo_drain_attach(&d, path, err, sizeof(err)), 0);
+
+    ck_assert_int_eq(llo_drain_batch(&d, &pg, &conf, err, sizeof(err)),
+                     LLO_DRAIN_EMPTY);
+
+    ck_assert_uint_eq(d.records, 100);
+    ck_assert_uint_eq(d.inserted, 98);
+    ck_assert_uint_eq(llo_t_pg.rows, 98);
+    ck_assert_uint_eq(d.bad, 2);
+    ck_assert_int_eq(rs.committed, 1);
+    ck_assert_int_eq(rs.ndropped, 5);
+    ck_assert_int_eq(rs.dropped[7] + rs.dropped[60], 2);
+    ck_assert_int_eq(rs.dropped[8] + rs.dropped[40] + rs.dropped[99], 3);
+    ck_assert_int_eq(llo_t_pg.in_txn, 0);
+    ck_assert_int_eq(llo_t_pg.begins, llo_t_pg.commits + llo_t_pg.rollbacks);
+
+    llo_drain_free(&d);
+    llo_ring_close(&ring);
+    (void) unlink(path);
+}
+END_TEST
+
+
 /* -- the event loop -------------------------------------------------------- */
 
 
@@ -854,6 +1023,7 @@ main(void)
 
     tc = tcase_create("drain");
     tcase_add_test(tc, test_drain_halving);
+    tcase_add_test(tc, test_drain_row_sink);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("loop");

@@ -203,7 +203,7 @@ llo_t_fires(const char *text, const llo_rules_call_t *c)
 
     r = llo_t_rules(text);
     ck_assert_msg(r != NULL, "%s", llo_t_err);
-    llo_rules_score(r, c, 3, &v);
+    llo_rules_score(r, NULL, c, 3, &v);
     llo_rules_free(r);
 
     return (int) v.fired;
@@ -486,7 +486,7 @@ START_TEST(test_score)
 
     llo_t_call(&c, "A perfectly long enough and good answer to it.");
     c.latency_ms = 50;
-    llo_rules_score(r, &c, 3, &v);
+    llo_rules_score(r, NULL, &c, 3, &v);
     ck_assert_int_eq(v.score, 5);
     ck_assert_ptr_null(v.label);
     ck_assert_int_eq(v.flagged, 0);
@@ -497,23 +497,23 @@ START_TEST(test_score)
     c.latency_ms = 50;
     c.finish_reason.data = "length";
     c.finish_reason.len = 6;
-    llo_rules_score(r, &c, 3, &v);
+    llo_rules_score(r, NULL, &c, 3, &v);
     ck_assert_int_eq(v.score, 3);
     ck_assert_str_eq(v.label, "short");
     ck_assert_int_eq(v.flagged, 0);
     ck_assert_uint_eq(v.fired, 2);
-    ck_assert_uint_eq(v.fired_mask, 3);
+    ck_assert_uint_eq(v.fired_bits[0], 3);
 
     /* and slow (critical: 3): floored at 1, flagged */
     c.latency_ms = 500;
-    llo_rules_score(r, &c, 3, &v);
+    llo_rules_score(r, NULL, &c, 3, &v);
     ck_assert_int_eq(v.score, 1);
     ck_assert_int_eq(v.flagged, 1);
 
     /* max_score caps */
     llo_t_call(&c, "");
     c.latency_ms = 50;
-    llo_rules_score(r, &c, 3, &v);
+    llo_rules_score(r, NULL, &c, 3, &v);
     ck_assert_int_eq(v.score, 1);
     ck_assert_str_eq(v.label, "never");
 
@@ -586,7 +586,7 @@ llo_b_rules(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     for (i = 0; i < n; i++) {
-        llo_rules_score(r, &c, 3, &v);
+        llo_rules_score(r, NULL, &c, 3, &v);
         sum += (uint64_t) v.score;
     }
 
