@@ -276,7 +276,7 @@ llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
 
 
 int
-llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len, int first,
     uint64_t *inserted, char *err, size_t errlen)
 {
     *inserted = 0;
@@ -288,11 +288,20 @@ llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
         return -1;
     }
 
+    if (!first) {
+        return llo_pg_insert(pg, "INSERT INTO llm_evaluations ("
+                             LLO_PG_VERDICT_COLUMNS ") SELECT "
+                             LLO_PG_VERDICT_COLUMNS " FROM "
+                             "llm_evaluations_stage ON CONFLICT DO NOTHING",
+                             "INSERT INTO llm_evaluations", inserted, err,
+                             errlen);
+    }
+
     /*
-     * One verdict of an evaluator per call, whatever its version: a
-     * batch delivered again after a SIGHUP changed the rules does not
-     * score its calls a second time.  ON CONFLICT for two evaluators
-     * writing the same verdict at once.
+     * One verdict of an evaluator per call at ingest, whatever its
+     * version: a batch delivered again after a SIGHUP changed the rules
+     * does not score its calls a second time.  ON CONFLICT for two
+     * evaluators writing the same verdict at once.
      */
     return llo_pg_insert(pg, "INSERT INTO llm_evaluations ("
                          LLO_PG_VERDICT_COLUMNS ") SELECT "
@@ -303,6 +312,92 @@ llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
                          "ON CONFLICT DO NOTHING",
                          "INSERT INTO llm_evaluations", inserted, err,
                          errlen);
+}
+
+
+/*
+ * Keyset pages of 1000 calls (ts, id): a cursor would hold a transaction
+ * open for as long as the caller takes.
+ */
+
+#define LLO_PG_CALLS_PAGE  1000
+
+int
+llo_pg_calls_since(llo_pg_t *pg, int64_t seconds, llo_pg_call_pt cb,
+    void *data, char *err, size_t errlen)
+{
+    int          i, n;
+    char         secs[32], *last_ts, *last_id;
+    PGresult    *res;
+    const char  *params[3];
+
+    static const char  sql[] =
+        "SELECT r.id, r.ts, r.provider, r.api, "
+        "coalesce(r.response_model, r.request_model), r.key_name, "
+        "r.key_team, r.prompt_text, r.response_text, r.finish_reason, "
+        "r.error_type, r.status, r.max_tokens, r.completion_tokens, "
+        "r.ttft_ms, r.latency_ms, r.incomplete, r.cut, r.refused, "
+        "e.version, e.score, e.label, e.flagged, "
+        "(SELECT string_agg(f->>'rule', ' ') "
+        "FROM jsonb_array_elements(e.details->'fired') f) "
+        "FROM llm_requests r LEFT JOIN LATERAL (SELECT * "
+        "FROM llm_evaluations v WHERE v.id = r.id AND v.ts = r.ts "
+        "AND v.evaluator = 'rules' ORDER BY v.created_at DESC LIMIT 1) e "
+        "ON true "
+        "WHERE r.ts >= now() - make_interval(secs => $1::double precision) "
+        "AND ($2::timestamptz IS NULL OR (r.ts, r.id) > ($2, $3::uuid)) "
+        "ORDER BY r.ts, r.id LIMIT 1000";
+
+    snprintf(secs, sizeof(secs), "%lld", (long long) seconds);
+
+    params[0] = secs;
+    params[1] = NULL;
+    params[2] = NULL;
+    last_ts = NULL;
+    last_id = NULL;
+
+    for ( ;; ) {
+        res = PQexecParams(pg->conn, sql, 3, NULL, params, NULL, NULL, 0);
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            free(last_ts);
+            free(last_id);
+            return llo_pg_fail(pg, res, "SELECT the calls", err, errlen);
+        }
+
+        n = PQntuples(res);
+
+        for (i = 0; i < n; i++) {
+            if (cb(data, res, i) != 0) {
+                n = 0;
+                break;
+            }
+        }
+
+        free(last_ts);
+        free(last_id);
+        last_ts = NULL;
+        last_id = NULL;
+
+        if (n == LLO_PG_CALLS_PAGE) {
+            last_ts = strdup(PQgetvalue(res, n - 1, LLO_PG_CALL_TS));
+            last_id = strdup(PQgetvalue(res, n - 1, LLO_PG_CALL_ID));
+        }
+
+        PQclear(res);
+
+        if (last_ts == NULL || last_id == NULL) {
+            break;
+        }
+
+        params[1] = last_ts;
+        params[2] = last_id;
+    }
+
+    free(last_ts);
+    free(last_id);
+
+    return 0;
 }
 
 

@@ -86,14 +86,55 @@ int llo_pg_rows(llo_pg_t *pg, const char *data, size_t len,
 
 /*
  * llo_pg_verdicts(): COPY verdicts (COPY text, LLO_PG_VERDICT_COLUMNS)
- * into llm_evaluations, each unless its call has a verdict of the same
- * evaluator already; *inserted is the number of new verdicts.
+ * into llm_evaluations; with first, each unless its call has a verdict
+ * of the same evaluator already (ingest), else unless it has one of the
+ * same version (rescore).  *inserted is the number of new verdicts.
  */
 #define LLO_PG_VERDICT_COLUMNS                                               \
     "id, ts, evaluator, version, score, label, flagged, details"
 
-int llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+int llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len, int first,
     uint64_t *inserted, char *err, size_t errlen);
+
+
+/*
+ * The stored calls of the last "seconds", oldest first, with their
+ * latest rules verdict: cb(data, res, row) for each row of each page of
+ * res, whose columns are LLO_PG_CALL_*; a cb that returns -1 stops it.
+ * Text as PostgreSQL gives it (ts with its offset, booleans t/f).
+ */
+enum {
+    LLO_PG_CALL_ID = 0,
+    LLO_PG_CALL_TS,
+    LLO_PG_CALL_PROVIDER,
+    LLO_PG_CALL_API,
+    LLO_PG_CALL_MODEL,
+    LLO_PG_CALL_KEY,
+    LLO_PG_CALL_TEAM,
+    LLO_PG_CALL_PROMPT,
+    LLO_PG_CALL_RESPONSE,
+    LLO_PG_CALL_FINISH,
+    LLO_PG_CALL_ERROR_TYPE,
+    LLO_PG_CALL_STATUS,
+    LLO_PG_CALL_MAX_TOKENS,
+    LLO_PG_CALL_COMPLETION,
+    LLO_PG_CALL_TTFT,
+    LLO_PG_CALL_LATENCY,
+    LLO_PG_CALL_INCOMPLETE,
+    LLO_PG_CALL_CUT,
+    LLO_PG_CALL_REFUSED,
+    LLO_PG_CALL_V_VERSION,          /* the stored verdict's, NULL: none */
+    LLO_PG_CALL_V_SCORE,
+    LLO_PG_CALL_V_LABEL,
+    LLO_PG_CALL_V_FLAGGED,
+    LLO_PG_CALL_V_FIRED,            /* its fired rules, space-separated */
+    LLO_PG_CALL_COLUMNS
+};
+
+typedef int (*llo_pg_call_pt)(void *data, PGresult *res, int row);
+
+int llo_pg_calls_since(llo_pg_t *pg, int64_t seconds, llo_pg_call_pt cb,
+    void *data, char *err, size_t errlen);
 int llo_pg_commit(llo_pg_t *pg, char *err, size_t errlen);
 void llo_pg_rollback(llo_pg_t *pg);
 

@@ -145,8 +145,8 @@ llo_verdicts_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
         return 0;
     }
 
-    return llo_pg_verdicts(pg, vs->copy.data + start, end - start, &n, err,
-                           errlen);
+    return llo_pg_verdicts(pg, vs->copy.data + start, end - start, 1, &n,
+                           err, errlen);
 }
 
 

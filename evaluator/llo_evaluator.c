@@ -33,6 +33,7 @@
 #include "llo_rules.h"
 #include "llo_rules_cache.h"
 #include "llo_eval_verdicts.h"
+#include "llo_eval_rules_cli.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -105,7 +106,9 @@ static int llo_pid_write(const char *path);
 static void llo_signals_init(llo_loop_t *loop);
 static void llo_signal_handler(int signo);
 static void llo_usage(FILE *f);
-static int llo_eval_rules(int argc, char **argv);
+static int llo_eval_conf_read(llo_eval_t *ev);
+static int llo_eval_conf_cmd(llo_eval_t *ev, const char *cmd, int argc,
+    char **argv);
 
 
 typedef struct {
@@ -134,7 +137,6 @@ main(int argc, char **argv)
     llo_rules_t        *rules;
     const char         *cmd;
     llo_eval_t          ev;
-    struct stat         st;
     const llo_cmd_t    *command;
 
     memset(&ev, 0, sizeof(llo_eval_t));
@@ -189,8 +191,16 @@ main(int argc, char **argv)
         goto done;
     }
 
-    if (strcmp(cmd, "rules") == 0) {
-        rc = llo_eval_rules(argc - optind, argv + optind);
+    /* rules needs the configuration only to read stored calls */
+    if (strcmp(cmd, "rules") == 0
+        && !(argc - optind == 4 && strcmp(argv[optind + 2], "--since") == 0))
+    {
+        rc = llo_rules_cmd(argc - optind, argv + optind, NULL);
+        goto done;
+    }
+
+    if (strcmp(cmd, "rules") == 0 || strcmp(cmd, "rescore") == 0) {
+        rc = llo_eval_conf_cmd(&ev, cmd, argc - optind, argv + optind);
         goto done;
     }
 
@@ -213,16 +223,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    /* without -c the default file is optional, so -o alone is enough */
-    if (ev.conf_file == NULL && stat(LLO_CONF_DEFAULT_FILE, &st) == 0) {
-        ev.conf_file = LLO_CONF_DEFAULT_FILE;
-    }
-
-    if (llo_conf_load(&ev.conf, ev.conf_file, ev.overrides, ev.noverrides,
-                      err, sizeof(err))
-        != 0)
-    {
-        fprintf(stderr, "llm-evaluator: %s\n", err);
+    if (llo_eval_conf_read(&ev) != 0) {
         goto done;
     }
 
@@ -272,6 +273,46 @@ done:
 }
 
 
+/* the configuration of -c and -o; its errors on stderr */
+
+static int
+llo_eval_conf_read(llo_eval_t *ev)
+{
+    char         err[1024];
+    struct stat  st;
+
+    /* without -c the default file is optional, so -o alone is enough */
+    if (ev->conf_file == NULL && stat(LLO_CONF_DEFAULT_FILE, &st) == 0) {
+        ev->conf_file = LLO_CONF_DEFAULT_FILE;
+    }
+
+    if (llo_conf_load(&ev->conf, ev->conf_file, ev->overrides,
+                      ev->noverrides, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "llm-evaluator: %s\n", err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* rules test --since, rescore: commands with arguments, over the conf */
+
+static int
+llo_eval_conf_cmd(llo_eval_t *ev, const char *cmd, int argc, char **argv)
+{
+    if (llo_eval_conf_read(ev) != 0) {
+        return 1;
+    }
+
+    return strcmp(cmd, "rescore") == 0
+           ? llo_rescore_cmd(argc, argv, &ev->conf)
+           : llo_rules_cmd(argc, argv, &ev->conf);
+}
+
+
 static void
 llo_usage(FILE *f)
 {
@@ -295,6 +336,18 @@ llo_usage(FILE *f)
         "             check a rules file (docs/scoring.md): file:line of the "
         "first error,\n"
         "             or its rules and version\n"
+        "  rules test FILE RECORDS\n"
+        "             score each call of a JSON-lines file (- for stdin): "
+        "every rule's\n"
+        "             verdict and the score\n"
+        "  rules test FILE --since DURATION\n"
+        "             score the calls stored in the last DURATION (24h, 7d) "
+        "and show\n"
+        "             how their scores would change\n"
+        "  rescore --since DURATION\n"
+        "             score the calls stored in the last DURATION with "
+        "rules_file; the\n"
+        "             verdicts of a new version go beside the old\n"
         "\n"
         "options:\n"
         "  -c file       configuration file (default "
@@ -971,39 +1024,6 @@ llo_eval_ring_stat(llo_eval_t *ev)
     llo_stats_print(stdout, llo_ring_stat_table, &st);
 
     llo_ring_close(&ring);
-
-    return 0;
-}
-
-
-/* llm-evaluator rules check FILE */
-
-static int
-llo_eval_rules(int argc, char **argv)
-{
-    char          err[LLO_RULES_ERR_LEN];
-    size_t        i;
-    llo_rules_t  *rules;
-
-    if (argc != 2 || strcmp(argv[0], "check") != 0) {
-        fprintf(stderr, "usage: llm-evaluator rules check FILE\n");
-        return 1;
-    }
-
-    rules = llo_rules_load(argv[1], err, sizeof(err));
-    if (rules == NULL) {
-        fprintf(stderr, "llm-evaluator: %s\n", err);
-        return 1;
-    }
-
-    printf("rules file \"%s\": %zu rules, version %s\n", argv[1],
-           llo_rules_count(rules), llo_rules_version(rules));
-
-    for (i = 0; i < llo_rules_count(rules); i++) {
-        printf("  %s\n", llo_rules_name(rules, i));
-    }
-
-    llo_rules_free(rules);
 
     return 0;
 }

@@ -1160,6 +1160,13 @@ llo_rules_name(const llo_rules_t *rules, size_t i)
 }
 
 
+int
+llo_rules_kind(const llo_rules_t *rules, size_t i)
+{
+    return i < rules->n ? rules->rules[i].kind : -1;
+}
+
+
 const char *
 llo_rules_kind_name(int kind)
 {
@@ -1238,6 +1245,8 @@ llo_rules_score(const llo_rules_t *rules, llo_rules_cache_t *cache,
         if (!llo_rule_matches(r, call)) {
             continue;
         }
+
+        v->applied_bits[i / 64] |= 1ULL << (i % 64);
 
         if (cache == NULL || !(LLO_RULES_TEXT_KINDS & llo_kind(r->kind))) {
             fired = llo_rule_fires(r, &sc);

@@ -124,9 +124,13 @@ typedef struct {
                                            NULL: none */
     size_t              fired;          /* how many rules fired */
     uint64_t            fired_bits[LLO_RULES_MAX / 64];  /* bit per rule */
+    uint64_t            applied_bits[LLO_RULES_MAX / 64];   /* its match
+                                                       filters passed */
 } llo_verdict_t;
 
 #define llo_verdict_fired(v, i)  (((v)->fired_bits[(i) / 64] >> ((i) % 64)) & 1)
+#define llo_verdict_applied(v, i)                                            \
+    (((v)->applied_bits[(i) / 64] >> ((i) % 64)) & 1)
 
 
 /*
@@ -139,6 +143,7 @@ void llo_rules_score(const llo_rules_t *rules, llo_rules_cache_t *cache,
 
 /* the name and kind of rule i, for reports */
 const char *llo_rules_name(const llo_rules_t *rules, size_t i);
+int llo_rules_kind(const llo_rules_t *rules, size_t i);
 const char *llo_rules_kind_name(int kind);
 
 /* the rules that fired in v as JSON (docs/scoring.md), given to out */

@@ -197,6 +197,62 @@ is(psql($pg, 'SELECT count(*) FROM llm_requests r JOIN llm_evaluations e '
     is($l->[0]{version}, $V1, 'again: the verdict of the rules that stored it');
 }
 
+# ------------------------------------- rules test, --since, and rescore
+
+{
+    my $jl = spew("$dir/records.jsonl", join("\n",
+        $JH->encode({ id => 'ok', response => $good, status => 200 }),
+        $JH->encode({ id => 'no', response => "I can't help with that." }),
+        '',
+        $JH->encode({ id => 'cut', response => $good, finish_reason => 'length',
+            max_tokens => 20, completion_tokens => 20 })) . "\n");
+    my ($rc, $out, $err) = run_cmd_split($EV, 'rules', 'test', $RULES, $jl);
+    is($rc, 0, 'rules test FILE RECORDS: exits 0') or diag($err);
+    like($out, qr/^\Q$jl\E:1 \(ok\): score 5, no rule fired\n/m, 'rules test: a good record');
+    like($out, qr/^\Q$jl\E:2 \(no\): score 3, label refusal\n(?:  .*\n){3}  fired       refusal  /m,
+        'rules test: a refusal, every rule listed');
+    like($out, qr/^\Q$jl\E:4 \(cut\): score 3, label truncated\n/m,
+        'rules test: line numbers count blank lines');
+    like($out, qr/^3 records: score 5: 1, 4: 0, 3: 2, 2: 0, 1: 0; 0 flagged/m,
+        'rules test: the summary');
+
+    spew($jl, qq({"id":"x","respons":"typo"}\n));
+    ($rc, $out, $err) = run_cmd_split($EV, 'rules', 'test', $RULES, $jl);
+    is($rc, 1, 'rules test, an unknown field: exits 1');
+    is($err, "llm-evaluator: $jl:1: unknown field \"respons\"\n",
+        'rules test, an unknown field: file:line and the field');
+
+    # the rules of rules2.conf add "always" (fires on every response text)
+    my $n = count('llm_requests');
+    ($rc, $out, $err) = run_cmd_split(ev_argv($p, 'rules', 'test',
+        "$dir/rules2.conf", '--since', '1h'));
+    is($rc, 0, 'rules test --since: exits 0') or diag($err);
+    like($out, qr/^$n calls: (\d+) would change score \(\1 lower, 0 higher\), 0 had no verdict, 0 were scored by this version$/m,
+        "rules test --since: the $n stored calls compared");
+    my $texts = count("llm_requests WHERE response_text <> ''");
+    like($out, qr/^  always\s+0\s+$texts$/m,
+        "rules test --since: the new rule fires on each of the $texts with text");
+    like($out, qr/^  refusal\s+(\d+)\s+\1$/m, 'rules test --since: refusal as before');
+
+    ($rc, $out, $err) = run_cmd_split(ev_argv($p, 'rules', 'test',
+        "$dir/rules2.conf", '--since', 'yesterday'));
+    is($rc, 1, 'rules test --since yesterday: exits 1');
+    like($err, qr/invalid duration "yesterday"/, 'rules test --since yesterday: says why');
+
+    local $p->{ev_opts} = [ @{ $p->{ev_opts} }, "rules_file=$dir/rules2.conf" ];
+    my $V2 = version_of("$dir/rules2.conf");
+    ($rc, $out, $err) = run_cmd_split(ev_argv($p, 'rescore', '--since', '1h'));
+    is($rc, 0, 'rescore: exits 0') or diag($err);
+    like($out, qr/^rescore: $n calls of the last 1h, $n scored with rules version $V2, $n new verdicts; 0 had one of this version$/m,
+        'rescore: every call scored by the new version');
+    is(count("llm_evaluations WHERE version = '$V2'"), $n, 'rescore: new verdicts');
+    is(count("llm_evaluations WHERE version = '$V1'"), $n, 'rescore: the old ones stay');
+    ($rc, $out) = run_cmd_split(ev_argv($p, 'rescore', '--since', '1h'));
+    like($out, qr/0 scored with rules version $V2, 0 new verdicts; $n had one of this version/,
+        'rescore again: nothing new');
+    psql($pg, "DELETE FROM llm_evaluations WHERE version = '$V2'");
+}
+
 # --------------------------------------------------- -t, SIGHUP, bad rules
 
 my $bad = spew("$dir/bad.conf", "rule a {\n    kind refusal;\n"
