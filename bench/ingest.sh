@@ -7,7 +7,10 @@
 #
 # LLO_EVALUATOR: another llm-evaluator binary to time (e.g. one built from
 # an older commit in a worktree, for a before/after in the same session);
-# LLO_INGEST_BATCHES: the batch sizes (default "1000 5000 20000").
+# LLO_INGEST_BATCHES: the batch sizes (default "1000 5000 20000");
+# LLO_INGEST_RULES: "none" (calls stored unscored), "shipped" (scored by
+# conf.d/llm-rules.conf, verdicts written), or both (the default).  Each
+# record's text is its own, so the rules cache never hits: the worst case.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,16 +51,23 @@ echo "PostgreSQL 15 (fsync on), $(nproc) cores, $records records," \
      "$tbytes bytes of response text each"
 
 for batch in ${LLO_INGEST_BATCHES:-1000 5000 20000}; do
+for rules in ${LLO_INGEST_RULES:-none shipped}; do
     rm -f "$dir/ring"
-    "$dir/ring_fill" "$dir/ring" 1g "$records" "$tbytes"
+    "$dir/ring_fill" "$dir/ring" 1g "$records" "$tbytes" > /dev/null
     psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d llo \
-        -c 'truncate llm_requests'
+        -c 'truncate llm_requests, llm_evaluations'
+    rf=
+    [ "$rules" = shipped ] && rf="$repo/conf.d/llm-rules.conf"
     start=$(date +%s.%N)
-    ev -o batch_size="$batch" drain > /dev/null
+    ev -o batch_size="$batch" -o rules_file="$rf" drain > /dev/null
     end=$(date +%s.%N)
     rows=$(psql -X -A -t -h 127.0.0.1 -p "$port" -U postgres -d llo \
         -c 'select count(*) from llm_requests')
-    awk -v n="$rows" -v s="$start" -v e="$end" -v b="$batch" \
-        'BEGIN { printf "batch %5d: %d rows in %.2f s = %.0f records/s\n",
-                 b, n, e - s, n / (e - s) }'
+    verdicts=$(psql -X -A -t -h 127.0.0.1 -p "$port" -U postgres -d llo \
+        -c 'select count(*) from llm_evaluations')
+    awk -v n="$rows" -v v="$verdicts" -v s="$start" -v e="$end" \
+        -v b="$batch" -v r="$rules" \
+        'BEGIN { printf "batch %5d, rules %-7s: %d rows, %d verdicts in " \
+                 "%.2f s = %.0f records/s\n", b, r, n, v, e - s, n / (e - s) }'
+done
 done

@@ -83,6 +83,12 @@ main(int argc, char **argv)
         llo_rec_str(&rec, LLO_S_HOST, "llm.example.com", 15);
         llo_rec_str(&rec, LLO_S_RESPONSE_ID,
                     "chatcmpl-bench000000000000000000001", 35);
+        /* every answer its own: the rules cache must read each one */
+        if (tlen >= 16) {
+            snprintf(rid + 20, 13, "%012zu", i);
+            memcpy(text, rid + 20, 12);
+        }
+
         llo_rec_str(&rec, LLO_S_PROMPT_TEXT, text, tlen / 4);
         llo_rec_str(&rec, LLO_S_RESPONSE_TEXT, text, tlen);
 

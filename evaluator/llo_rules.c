@@ -1867,11 +1867,19 @@ llo_script(const llo_rules_str_t *s, int64_t min_letters)
     for (i = 0; i < s->len; i += n) {
         c = (unsigned char) s->data[i];
 
+        /* ASCII, most of most texts: a letter is Latin, the rest none */
         if (c < 0x80) {
-            cp = c;
             n = 1;
 
-        } else if ((c & 0xe0) == 0xc0 && i + 1 < s->len) {
+            if ((unsigned) ((c | 0x20) - 'a') < 26) {
+                count[0]++;
+                total++;
+            }
+
+            continue;
+        }
+
+        if ((c & 0xe0) == 0xc0 && i + 1 < s->len) {
             cp = ((uint32_t) (c & 0x1f) << 6)
                  | ((unsigned char) s->data[i + 1] & 0x3f);
             n = 2;

@@ -17,6 +17,7 @@ use lib "$FindBin::Bin/lib";
 
 use LLOTest;
 use LLOFixtures qw(provider_meta provider_file);
+use JSON::PP ();
 
 $| = 1;
 
@@ -49,6 +50,7 @@ batch_size = 1000
 flush_interval = 100ms
 log_level = info
 sql_dir = $root/sql
+rules_file = $root/conf.d/llm-rules.conf
 EOF
 close $fh;
 
@@ -144,6 +146,25 @@ for my $name (qw(anthropic_messages_stream anthropic_messages
     push @calls, [ $name ];
 }
 
+# answers the shipped rules have something to say about
+my $JH = JSON::PP->new->ascii->canonical;
+for my $reply (
+    { text => "I'm sorry, but I can't help with that." },
+    { text => 'The capital of France is Paris, which', finish => 'length' },
+    { text => 'Write to jane.doe@example.com or call +33 1 42 76 40 40.' },
+    { text => 'The server is overloaded.', status => 503 })
+{
+    my $r = http_req(port => $port, path => '/v1/chat/completions',
+        headers => [ [ 'Content-Type', 'application/json' ],
+                     [ 'x-scenario', 'reply' ],
+                     [ 'x-reply', $JH->encode($reply) ] ],
+        body => '{"model":"gpt-4o-mini","messages":[{"role":"user",'
+            . '"content":"Tell me about Paris."}]}');
+    printf "   %-26s -> HTTP %s, %d bytes\n", 'reply', $r->{status},
+        length $r->{body};
+    push @calls, [ 'reply' ];
+}
+
 step('access log lines');
 open my $log, '<', "$dir/llm.log" or die "demo: $dir/llm.log: $!\n";
 print "   $_" while <$log>;
@@ -168,6 +189,19 @@ step('rows in llm_requests');
     . 'left(regexp_replace(coalesce(nullif(response_text, \'\'), '
     . 'error_message), \'\\s+\', \' \', \'g\'), 30) as text '
     . 'from llm_requests order by ts, id');
+print $out;
+
+step('verdicts in llm_evaluations (rules: conf.d/llm-rules.conf)');
+($rc, $out) = run_cmd('psql', '-X', '-h', '127.0.0.1', '-p', $pg->{port},
+    '-U', 'postgres', '-d', 'llo', '-c',
+    'select to_char(r.ts, \'HH24:MI:SS.MS\') as ts, r.provider, r.status, '
+    . 'e.score, e.label, e.flagged, '
+    . '(select string_agg(f->>\'rule\', \' \') from '
+    . 'jsonb_array_elements(e.details->\'fired\') f) as fired, '
+    . 'left(regexp_replace(coalesce(nullif(r.response_text, \'\'), '
+    . 'r.error_message), \'\\s+\', \' \', \'g\'), 30) as text '
+    . 'from llm_requests r join llm_evaluations e using (id, ts) '
+    . 'order by r.ts, r.id');
 print $out;
 
 step('ring');
