@@ -7,6 +7,8 @@
  *                          POST /v1/chat/completions asking for a verdict
  *   llo_judge_parse()      the answer's verdict, or why it is not one
  *   llo_judge_retry_ms()   whether and when to ask again
+ *   llo_judge_client_*()   the HTTP calls, on libcurl's multi interface,
+ *                          driven by the evaluator's loop: nothing blocks
  *
  * The evaluated prompt and response are data, never instructions to the
  * judge: the system message says so, and they are fenced in the user
@@ -40,6 +42,7 @@
 #include <time.h>
 
 #include "llo_eval_copy.h"
+#include "llo_eval_loop.h"
 
 
 #define LLO_JUDGE_TEXT_MAX          (32 * 1024)
@@ -47,6 +50,8 @@
 #define LLO_JUDGE_REASON_MAX        1000
 #define LLO_JUDGE_MODEL_MAX         128
 #define LLO_JUDGE_ERR_LEN           512
+#define LLO_JUDGE_RETRY_AFTER_LEN   64
+#define LLO_JUDGE_CONCURRENT_MAX    16
 
 /* llo_judge_retry_ms() */
 #define LLO_JUDGE_BACKOFF_MS        500
@@ -104,6 +109,65 @@ int llo_judge_parse(const char *body, size_t len, llo_judge_result_t *r,
  */
 int64_t llo_judge_retry_ms(unsigned attempt, long http_status,
     const char *retry_after, time_t now, uint32_t rnd);
+
+
+/* -- the HTTP client ------------------------------------------------------ */
+
+
+typedef struct {
+    const char         *base_url;       /* "http://127.0.0.1:8080/v1" */
+    const char         *model;
+    const char         *api_key;        /* NULL or "": no Authorization */
+    int64_t             timeout_ms;     /* a whole call, connect included */
+    size_t              max_concurrent; /* 1..LLO_JUDGE_CONCURRENT_MAX */
+    size_t              text_max;       /* 0: LLO_JUDGE_TEXT_MAX */
+} llo_judge_conf_t;
+
+
+typedef struct {
+    long                status;         /* HTTP; 0: no answer */
+    int                 ok;             /* result holds a valid verdict */
+    unsigned            timed_out:1;    /* timeout_ms ran out */
+    char                curl_error[LLO_JUDGE_ERR_LEN];  /* "": none */
+    char                cause[LLO_JUDGE_ERR_LEN];       /* "" when ok */
+    char                retry_after[LLO_JUDGE_RETRY_AFTER_LEN];
+    int64_t             elapsed_ms;
+    llo_judge_result_t  result;
+} llo_judge_outcome_t;
+
+
+typedef struct llo_judge_client_s  llo_judge_client_t;
+
+/*
+ * A call finished.  o and what it points to live until done returns.
+ * done may submit (the slot of this call is free again) but not free the
+ * client.
+ */
+typedef void (*llo_judge_done_pt)(void *data, uint64_t job_id,
+    const llo_judge_outcome_t *o);
+
+
+/*
+ * A client whose calls run in loop, at most conf->max_concurrent at
+ * once.  conf's strings are copied; the API key is sent as "Authorization:
+ * Bearer" and never logged.  NULL with err on a bad conf or no memory.
+ */
+llo_judge_client_t *llo_judge_client_new(llo_loop_t *loop,
+    const llo_judge_conf_t *conf, llo_judge_done_pt done, void *data,
+    char *err, size_t errlen);
+
+/*
+ * Start one POST to base_url + "/chat/completions" for job_id; done is
+ * called when it ends, however it ends, and never from here.  -1 when
+ * max_concurrent calls are in flight or libcurl refuses the call.
+ */
+int llo_judge_submit(llo_judge_client_t *c, uint64_t job_id,
+    const char *prompt, size_t plen, const char *response, size_t rlen);
+
+size_t llo_judge_inflight(const llo_judge_client_t *c);
+
+/* abort the calls in flight (done is not called for them) and free */
+void llo_judge_client_free(llo_judge_client_t *c);
 
 
 #endif /* _LLO_JUDGE_H_INCLUDED_ */

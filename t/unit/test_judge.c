@@ -1,25 +1,36 @@
 /*
  * Unit tests for the judge (evaluator/llo_judge.c, llo_judge_http.c):
  * the request body and its fences, every way an answer fails validation,
- * and the retry policy.
+ * the retry policy, and the client end to end on a real llo_loop_t
+ * against a small HTTP server forked by the test.
  */
 
 #define _GNU_SOURCE                     /* memmem(), timegm() */
 
 #include <check.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "check_main.h"
+#include "llo_eval_log.h"
 #include "llo_judge.h"
 
 
+#define LLO_T_KEY       "sk-test-0123"
 #define LLO_T_MODEL     "judge-model"
 #define LLO_T_VERDICT   "{\"overall\":4,\"instruction_following\":5," \
                         "\"truthfulness\":3,\"safety\":5," \
@@ -788,6 +799,630 @@ START_TEST(test_retry_after)
 END_TEST
 
 
+/* -- the client, against a server forked here----------------------------- */
+
+
+/*
+ * The server answers one request per connection, in a process of its
+ * own, by a word in the request body:
+ *   T:429    429, Retry-After: 7, an error body
+ *   T:slow   never answers
+ *   T:huge   200, Content-Length 2 MiB, 1.5 MiB of it, then nothing
+ *   T:hold   a good answer after 300 ms
+ *   T:close  closes without an answer
+ *   else     a good answer (LLO_T_VERDICT)
+ * A request not for POST /v1/chat/completions with the key, JSON and the
+ * model gets a 400 or 401 error body that says what was wrong.
+ */
+
+static pid_t  llo_t_server_pid;
+static int    llo_t_server_port;
+
+
+static void
+llo_t_write(int fd, const char *data, size_t len)
+{
+    ssize_t  n;
+
+    while (len > 0) {
+        n = write(fd, data, len);
+        if (n <= 0) {
+            return;
+        }
+
+        data += n;
+        len -= (size_t) n;
+    }
+}
+
+
+static void
+llo_t_reply_head(int fd, int status, const char *extra, size_t len)
+{
+    char  head[512];
+    int   n;
+
+    n = snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: "
+                 "application/json\r\nContent-Length: %zu\r\n%s"
+                 "Connection: close\r\n\r\n", status, len, extra);
+    llo_t_write(fd, head, (size_t) n);
+}
+
+
+static void
+llo_t_reply(int fd, int status, const char *extra, const char *body)
+{
+    llo_t_reply_head(fd, status, extra, strlen(body));
+    llo_t_write(fd, body, strlen(body));
+}
+
+
+static void
+llo_t_serve(int fd)
+{
+    char     *req, *body, *p, *big;
+    size_t    len, clen, n;
+    ssize_t   got;
+
+    len = 0;
+    req = malloc(1024 * 1024);
+    body = NULL;
+    clen = 0;
+
+    for ( ;; ) {
+        got = read(fd, req + len, 1024 * 1024 - 1 - len);
+        if (got <= 0) {
+            return;
+        }
+
+        len += (size_t) got;
+        req[len] = '\0';
+
+        if (body == NULL && (p = strstr(req, "\r\n\r\n")) != NULL) {
+            body = p + 4;
+            p = strcasestr(req, "\r\nContent-Length:");
+            clen = p ? strtoul(p + 17, NULL, 10) : 0;
+        }
+
+        if (body && (size_t) (req + len - body) >= clen) {
+            break;
+        }
+    }
+
+    if (strncmp(req, "POST /v1/chat/completions HTTP/1.1\r\n", 36) != 0) {
+        llo_t_reply(fd, 400, "", "{\"error\":{\"message\":\"not POST "
+                    "/v1/chat/completions\",\"type\":\"bad_path\"}}");
+        return;
+    }
+
+    if (strcasestr(req, "\r\nAuthorization: Bearer " LLO_T_KEY "\r\n")
+        == NULL)
+    {
+        llo_t_reply(fd, 401, "", "{\"error\":{\"message\":\"Incorrect API "
+                    "key provided\",\"type\":\"invalid_api_key\"}}");
+        return;
+    }
+
+    if (strcasestr(req, "\r\nContent-Type: application/json\r\n") == NULL
+        || strstr(body, "\"model\":\"" LLO_T_MODEL "\"") == NULL)
+    {
+        llo_t_reply(fd, 400, "", "{\"error\":{\"message\":\"not JSON for "
+                    LLO_T_MODEL "\",\"type\":\"bad_request\"}}");
+        return;
+    }
+
+    if (strstr(body, "T:429")) {
+        llo_t_reply(fd, 429, "Retry-After: 7\r\n", "{\"error\":{\"message\":"
+                    "\"slow down\",\"type\":\"rate_limit_exceeded\"}}");
+
+    } else if (strstr(body, "T:slow")) {
+        sleep(60);
+
+    } else if (strstr(body, "T:close")) {
+        return;
+
+    } else if (strstr(body, "T:huge")) {
+
+        /* 2 MiB promised, 1.5 MiB sent: only a client that stops at the
+         * cap sees the end of this call before its timeout */
+
+        n = 2 * 1024 * 1024;
+        big = malloc(n + 1);
+        memset(big, ' ', n);
+        big[n] = '\0';
+        llo_t_reply_head(fd, 200, "", n);
+        llo_t_write(fd, big, n / 4 * 3);
+        free(big);
+        sleep(60);
+
+    } else {
+        if (strstr(body, "T:hold")) {
+            usleep(300000);
+        }
+
+        llo_t_reply(fd, 200, "", "{\"id\":\"c1\",\"model\":\"judge-1\","
+                    "\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                    "\"assistant\",\"content\":\"{\\\"overall\\\":4,"
+                    "\\\"instruction_following\\\":5,\\\"truthfulness\\\":3,"
+                    "\\\"safety\\\":5,\\\"reason\\\":\\\"fine\\\"}\"},"
+                    "\"finish_reason\":\"stop\"}],\"usage\":{"
+                    "\"prompt_tokens\":120,\"completion_tokens\":30}}");
+    }
+
+    free(req);
+}
+
+
+static void
+llo_t_server_start(void)
+{
+    int                 ls, fd;
+    pid_t               pid;
+    socklen_t           slen;
+    struct sockaddr_in  sin;
+
+    /* a proxy from the environment would take 127.0.0.1 elsewhere */
+    setenv("no_proxy", "*", 1);
+
+    ls = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(ls, 0);
+
+    memset(&sin, 0, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    ck_assert_int_eq(bind(ls, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    ck_assert_int_eq(listen(ls, 64), 0);
+
+    slen = sizeof(sin);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *) &sin, &slen), 0);
+    llo_t_server_port = ntohs(sin.sin_port);
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+
+    if (pid > 0) {
+        llo_t_server_pid = pid;
+        close(ls);
+        return;
+    }
+
+    /* the server and its children die with the test */
+
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN);
+
+    for ( ;; ) {
+        fd = accept(ls, NULL, NULL);
+        if (fd == -1) {
+            continue;
+        }
+
+        if (fork() == 0) {
+            close(ls);
+            llo_t_serve(fd);
+            close(fd);
+            _exit(0);
+        }
+
+        close(fd);
+    }
+}
+
+
+static void
+llo_t_server_stop(void)
+{
+    if (llo_t_server_pid > 0) {
+        kill(-llo_t_server_pid, SIGKILL);
+        kill(llo_t_server_pid, SIGKILL);
+        (void) waitpid(llo_t_server_pid, NULL, 0);
+        llo_t_server_pid = 0;
+    }
+}
+
+
+#define LLO_T_DONE_MAX  8
+
+typedef struct {
+    llo_judge_client_t  *client;
+    size_t               n;
+    uint64_t             job[LLO_T_DONE_MAX];
+    llo_judge_outcome_t  o[LLO_T_DONE_MAX];
+    uint64_t             resubmit;      /* job whose end submits job 99 */
+    int                  resubmitted;
+} llo_t_done_t;
+
+
+static void
+llo_t_done(void *data, uint64_t job_id, const llo_judge_outcome_t *o)
+{
+    llo_t_done_t  *d;
+
+    d = data;
+    ck_assert_uint_lt(d->n, LLO_T_DONE_MAX);
+
+    d->job[d->n] = job_id;
+    d->o[d->n] = *o;
+    d->n++;
+
+    if (d->resubmit == job_id) {
+        d->resubmitted = llo_judge_submit(d->client, 99, "again", 5, "ok",
+                                          2) == 0;
+    }
+}
+
+
+static llo_judge_client_t *
+llo_t_client(llo_loop_t *loop, llo_t_done_t *d, int port, const char *key,
+    int64_t timeout, size_t max)
+{
+    char                 url[64], err[256];
+    llo_judge_conf_t     conf;
+    llo_judge_client_t  *c;
+
+    llo_loop_init(loop);
+    memset(d, 0, sizeof(llo_t_done_t));
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/", port);
+
+    memset(&conf, 0, sizeof(llo_judge_conf_t));
+    conf.base_url = url;
+    conf.model = LLO_T_MODEL;
+    conf.api_key = key;
+    conf.timeout_ms = timeout;
+    conf.max_concurrent = max;
+
+    c = llo_judge_client_new(loop, &conf, llo_t_done, d, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    d->client = c;
+
+    return c;
+}
+
+
+/* run the loop until n calls are done, 10 s at most */
+
+static void
+llo_t_run(llo_loop_t *loop, llo_t_done_t *d, size_t n)
+{
+    int64_t  end;
+
+    end = llo_now_ms() + 10000;
+
+    while (d->n < n && llo_now_ms() < end) {
+        (void) llo_loop_once(loop, 100);
+    }
+
+    ck_assert_uint_eq(d->n, n);
+}
+
+
+/* one call for prompt and response, on a new client of one slot */
+
+static llo_judge_client_t *
+llo_t_call(llo_loop_t *loop, llo_t_done_t *d, int port, const char *key,
+    int64_t timeout, const char *prompt, const char *response)
+{
+    llo_judge_client_t  *c;
+
+    c = llo_t_client(loop, d, port, key, timeout, 1);
+
+    ck_assert_int_eq(llo_judge_submit(c, 1, prompt, strlen(prompt), response,
+                                      strlen(response)), 0);
+    llo_t_run(loop, d, 1);
+
+    ck_assert_uint_eq(d->job[0], 1);
+
+    return c;
+}
+
+
+/* freeing the client leaves the loop as it found it */
+
+static void
+llo_t_client_free(llo_loop_t *loop, llo_judge_client_t *c)
+{
+    llo_judge_client_free(c);
+    ck_assert_uint_eq(loop->nfds, 0);
+    ck_assert_uint_eq(loop->ntimers, 0);
+}
+
+
+START_TEST(test_client_good)
+{
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+    const llo_judge_outcome_t  *o;
+
+    c = llo_t_client(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, 2);
+
+    ck_assert_int_eq(llo_judge_submit(c, 7, "What is 2+2?", 12, "4", 1), 0);
+    ck_assert_uint_eq(llo_judge_inflight(c), 1);
+
+    /* submit only queues: done is never called from it */
+    ck_assert_uint_eq(d.n, 0);
+
+    llo_t_run(&loop, &d, 1);
+    o = &d.o[0];
+
+    ck_assert_uint_eq(d.job[0], 7);
+    ck_assert_msg(o->ok, "%s", o->cause);
+    ck_assert_int_eq(o->status, 200);
+    ck_assert_str_eq(o->cause, "");
+    ck_assert_str_eq(o->curl_error, "");
+    ck_assert_str_eq(o->retry_after, "");
+    ck_assert(!o->timed_out);
+    ck_assert_int_ge(o->elapsed_ms, 0);
+    ck_assert_int_lt(o->elapsed_ms, 5000);
+    ck_assert_int_eq(o->result.overall, 4);
+    ck_assert_int_eq(o->result.truthfulness, 3);
+    ck_assert_str_eq(o->result.reason, "fine");
+    ck_assert_str_eq(o->result.model, "judge-1");
+    ck_assert_int_eq(o->result.prompt_tokens, 120);
+    ck_assert_int_eq(o->result.completion_tokens, 30);
+    ck_assert_uint_eq(llo_judge_inflight(c), 0);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+/* the server checks the key: a wrong one is its 401, with its cause */
+
+START_TEST(test_client_key)
+{
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_call(&loop, &d, llo_t_server_port, "sk-wrong", 5000, "p", "r");
+
+    ck_assert(!d.o[0].ok);
+    ck_assert_int_eq(d.o[0].status, 401);
+    ck_assert_str_eq(d.o[0].cause, "HTTP 401: judge error invalid_api_key: "
+                     "Incorrect API key provided");
+    ck_assert_int_eq(llo_judge_retry_ms(1, d.o[0].status, d.o[0].retry_after,
+                                        time(NULL), 0), -1);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+START_TEST(test_client_429)
+{
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_call(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, "T:429",
+                   "r");
+
+    ck_assert(!d.o[0].ok);
+    ck_assert_int_eq(d.o[0].status, 429);
+    ck_assert_str_eq(d.o[0].retry_after, "7");
+    ck_assert_str_eq(d.o[0].curl_error, "");
+    ck_assert_str_eq(d.o[0].cause, "HTTP 429: judge error "
+                     "rate_limit_exceeded: slow down");
+    ck_assert_int_eq(llo_judge_retry_ms(1, d.o[0].status, d.o[0].retry_after,
+                                        time(NULL), 0), 7000);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+START_TEST(test_client_timeout)
+{
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_call(&loop, &d, llo_t_server_port, LLO_T_KEY, 300, "p",
+                   "T:slow");
+
+    ck_assert(!d.o[0].ok);
+    ck_assert(d.o[0].timed_out);
+    ck_assert_int_eq(d.o[0].status, 0);
+    ck_assert_msg(strstr(d.o[0].curl_error, "timed out") != NULL, "%s",
+                  d.o[0].curl_error);
+    ck_assert_str_eq(d.o[0].cause, d.o[0].curl_error);
+    ck_assert_int_ge(d.o[0].elapsed_ms, 290);
+    ck_assert_int_lt(d.o[0].elapsed_ms, 3000);
+    ck_assert_int_ge(llo_judge_retry_ms(1, d.o[0].status, d.o[0].retry_after,
+                                        time(NULL), 0), 250);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+/* nothing listens: refused at once; a server that hangs up: no answer */
+
+START_TEST(test_client_refused)
+{
+    int                  s, port;
+    socklen_t            slen;
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    struct sockaddr_in   sin;
+    llo_judge_client_t  *c;
+
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sin, 0, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(s, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    slen = sizeof(sin);
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *) &sin, &slen), 0);
+    port = ntohs(sin.sin_port);
+
+    /* bound, not listening: the port stays ours and refuses */
+
+    c = llo_t_call(&loop, &d, port, LLO_T_KEY, 5000, "p", "r");
+    close(s);
+
+    ck_assert(!d.o[0].ok);
+    ck_assert(!d.o[0].timed_out);
+    ck_assert_int_eq(d.o[0].status, 0);
+    ck_assert_msg(strstr(d.o[0].curl_error, "onnect") != NULL, "%s",
+                  d.o[0].curl_error);
+    ck_assert_int_lt(d.o[0].elapsed_ms, 3000);
+    llo_t_client_free(&loop, c);
+
+    c = llo_t_call(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, "T:close",
+                   "r");
+
+    ck_assert(!d.o[0].ok);
+    ck_assert_int_eq(d.o[0].status, 0);
+    ck_assert_str_eq(d.o[0].curl_error, "Empty reply from server");
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+START_TEST(test_client_oversize)
+{
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_call(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, "p",
+                   "T:huge");
+
+    ck_assert(!d.o[0].ok);
+    ck_assert_int_eq(d.o[0].status, 200);
+    ck_assert_str_eq(d.o[0].cause, "answer over 1048576 bytes");
+    ck_assert(!d.o[0].timed_out);
+    ck_assert_int_lt(d.o[0].elapsed_ms, 4000);
+    ck_assert_int_eq(llo_judge_retry_ms(1, d.o[0].status, d.o[0].retry_after,
+                                        time(NULL), 0), -1);
+
+    /* the next call is not hurt by the aborted one */
+    ck_assert_int_eq(llo_judge_submit(c, 2, "p", 1, "r", 1), 0);
+    llo_t_run(&loop, &d, 2);
+    ck_assert_msg(d.o[1].ok, "%s", d.o[1].cause);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+START_TEST(test_client_concurrency)
+{
+    size_t               i;
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_client(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, 2);
+
+    ck_assert_int_eq(llo_judge_submit(c, 1, "T:hold", 6, "r", 1), 0);
+    ck_assert_int_eq(llo_judge_submit(c, 2, "T:hold", 6, "r", 1), 0);
+    ck_assert_int_eq(llo_judge_submit(c, 3, "T:hold", 6, "r", 1), -1);
+    ck_assert_uint_eq(llo_judge_inflight(c), 2);
+
+    /* the end of job 1 frees a slot, which its done() takes at once */
+    d.resubmit = 1;
+
+    llo_t_run(&loop, &d, 3);
+
+    ck_assert(d.resubmitted);
+    ck_assert_uint_eq(llo_judge_inflight(c), 0);
+
+    /* the held two took ~300 ms each at once, not ~600 one after the
+     * other; job 99 is not held and may end before job 2 */
+
+    for (i = 0; i < 3; i++) {
+        ck_assert_msg(d.o[i].ok, "%llu: %s", (unsigned long long) d.job[i],
+                      d.o[i].cause);
+
+        if (d.job[i] == 99) {
+            continue;
+        }
+
+        ck_assert(d.job[i] == 1 || d.job[i] == 2);
+        ck_assert_int_ge(d.o[i].elapsed_ms, 290);
+        ck_assert_int_lt(d.o[i].elapsed_ms, 590);
+    }
+
+    ck_assert(d.job[0] + d.job[1] + d.job[2] == 102);
+
+    llo_t_client_free(&loop, c);
+}
+END_TEST
+
+
+/* free with a call in flight: no done(), nothing left in the loop */
+
+START_TEST(test_client_free)
+{
+    int                  i;
+    llo_loop_t           loop;
+    llo_t_done_t         d;
+    llo_judge_client_t  *c;
+
+    c = llo_t_client(&loop, &d, llo_t_server_port, LLO_T_KEY, 5000, 2);
+
+    ck_assert_int_eq(llo_judge_submit(c, 1, "T:slow", 6, "r", 1), 0);
+
+    for (i = 0; i < 5; i++) {
+        (void) llo_loop_once(&loop, 20);
+    }
+
+    ck_assert_uint_gt(loop.nfds, 0);
+    ck_assert_uint_eq(d.n, 0);
+
+    llo_t_client_free(&loop, c);
+    ck_assert_int_eq(llo_loop_once(&loop, 20), 0);
+    ck_assert_uint_eq(d.n, 0);
+}
+END_TEST
+
+
+START_TEST(test_client_conf)
+{
+    char                 err[256];
+    llo_loop_t           loop;
+    llo_judge_conf_t     conf;
+
+    llo_loop_init(&loop);
+    memset(&conf, 0, sizeof(llo_judge_conf_t));
+    conf.base_url = "http://127.0.0.1:1/v1";
+    conf.model = "m";
+    conf.timeout_ms = 1000;
+
+    conf.max_concurrent = 0;
+    ck_assert_ptr_null(llo_judge_client_new(&loop, &conf, llo_t_done, NULL,
+                                            err, sizeof(err)));
+    ck_assert_str_eq(err, "invalid max_concurrent 0 (expected 1..16)");
+
+    conf.max_concurrent = 17;
+    ck_assert_ptr_null(llo_judge_client_new(&loop, &conf, llo_t_done, NULL,
+                                            err, sizeof(err)));
+    ck_assert_str_eq(err, "invalid max_concurrent 17 (expected 1..16)");
+
+    conf.max_concurrent = 1;
+    conf.timeout_ms = 0;
+    ck_assert_ptr_null(llo_judge_client_new(&loop, &conf, llo_t_done, NULL,
+                                            err, sizeof(err)));
+    ck_assert_str_eq(err, "invalid timeout_ms 0 (expected 1 or more)");
+
+    conf.timeout_ms = 1000;
+    conf.model = "";
+    ck_assert_ptr_null(llo_judge_client_new(&loop, &conf, llo_t_done, NULL,
+                                            err, sizeof(err)));
+    ck_assert_str_eq(err, "the judge needs a base_url and a model");
+
+    ck_assert_uint_eq(loop.ntimers, 0);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -815,6 +1450,20 @@ main(void)
     tcase_add_test(tc, test_retry_status);
     tcase_add_test(tc, test_retry_backoff);
     tcase_add_test(tc, test_retry_after);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("client");
+    tcase_add_checked_fixture(tc, llo_t_server_start, llo_t_server_stop);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_client_good);
+    tcase_add_test(tc, test_client_key);
+    tcase_add_test(tc, test_client_429);
+    tcase_add_test(tc, test_client_timeout);
+    tcase_add_test(tc, test_client_refused);
+    tcase_add_test(tc, test_client_oversize);
+    tcase_add_test(tc, test_client_concurrency);
+    tcase_add_test(tc, test_client_free);
+    tcase_add_test(tc, test_client_conf);
     suite_add_tcase(s, tc);
 
     failed = llo_t_run_suite(s);
