@@ -8,6 +8,7 @@ package LLOHTTPD;
 #         handler => sub { my ($c, $req) = @_; ...; return $keep },
 #         on_listen => sub { my ($port) = @_; ... }, # optional
 #         on_exit => sub { ... });                   # optional, master
+#   append_line($file, $line)   one line to a log the connections share
 #
 # serve() never returns.  It listens on 127.0.0.1, puts itself in a
 # process group of its own (stopping it stops the connections in flight),
@@ -23,14 +24,16 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Fcntl qw(:flock);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 
-our @EXPORT_OK = qw(serve write_all simple_response);
+our @EXPORT_OK = qw(serve write_all simple_response append_line);
 
 my $IDLE_TIMEOUT = 60;
 my $MAX_HEADER   = 64 * 1024;
+my $NAME         = 'LLOHTTPD';
 
 sub serve {
     my (%o) = @_;
@@ -63,6 +66,7 @@ sub serve {
         };
     }
 
+    $NAME = $name;
     print STDERR "$name: listening on 127.0.0.1:$port (pid $$)\n";
     $o{on_listen}->($port) if $o{on_listen};
 
@@ -87,6 +91,18 @@ sub serve {
             POSIX::_exit(0);
         }
         close $c;
+    }
+}
+
+# whole lines, under a lock: connections are processes of their own
+sub append_line {
+    my ($file, $line) = @_;
+    if (open my $fh, '>>', $file) {
+        flock($fh, LOCK_EX);
+        syswrite($fh, $line);
+        close $fh;
+    } else {
+        warn "$NAME: cannot open log $file: $!\n";
     }
 }
 

@@ -35,13 +35,12 @@ use FindBin;
 use lib $FindBin::Bin;
 
 use Digest::SHA qw(sha256_hex);
-use Fcntl qw(:flock);
 use Getopt::Long;
 use JSON::PP ();
 use Time::HiRes qw(sleep);
 
 use LLOFixtures;
-use LLOHTTPD qw(serve write_all simple_response);
+use LLOHTTPD qw(serve write_all simple_response append_line);
 
 my ($port, $log);
 GetOptions('port=i' => \$port, 'log=s' => \$log)
@@ -63,13 +62,7 @@ sub log_request {
     my $line = join("\t", $req->{method}, $req->{target}, sha256_hex($req->{body}),
         length($req->{body}), $scenario, "HTTP/$req->{version}",
         $HJSON->encode($req->{headers}), unpack('H*', $req->{body})) . "\n";
-    if (open my $fh, '>>', $log) {
-        flock($fh, LOCK_EX);
-        syswrite($fh, $line);
-        close $fh;
-    } else {
-        warn "upstream.pl: cannot open log $log: $!\n";
-    }
+    append_line($log, $line);
 }
 
 # returns true if the connection may be kept alive
