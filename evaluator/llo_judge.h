@@ -132,7 +132,9 @@ typedef struct {
     char                cause[LLO_JUDGE_ERR_LEN];       /* "" when ok */
     char                retry_after[LLO_JUDGE_RETRY_AFTER_LEN];
     int64_t             elapsed_ms;
-    llo_judge_result_t  result;
+    llo_judge_result_t  result;         /* the verdict when ok; the
+                                           model and tokens whenever the
+                                           answer had them */
 } llo_judge_outcome_t;
 
 
