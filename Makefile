@@ -26,7 +26,8 @@ WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 SHARED_DIR := ngx_llm_observer_module
 CPPFLAGS   += -I$(SHARED_DIR) -Ievaluator $(shell pkg-config --cflags yajl) \
               $(shell pkg-config --cflags libpq) \
-              $(shell pkg-config --cflags libpcre2-8)
+              $(shell pkg-config --cflags libpcre2-8) \
+              $(shell pkg-config --cflags libcurl)
 
 SHARED_SRC := $(SHARED_DIR)/llo_ring.c $(SHARED_DIR)/llo_record.c \
               $(SHARED_DIR)/llo_parse.c $(SHARED_DIR)/llo_api.c \
@@ -49,13 +50,15 @@ EVAL_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,\
 # '=', not ':=': on a fresh machine pkg-config and the libraries arrive
 # with 'make deps', after this file was read
 EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
-              $(shell pkg-config --libs libpcre2-8) -lcrypto
+              $(shell pkg-config --libs libpcre2-8) -lcrypto \
+              $(shell pkg-config --libs libcurl)
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) -lpq \
               $(shell pkg-config --libs yajl) -lz -lm \
-              $(shell pkg-config --libs libpcre2-8) -lcrypto
+              $(shell pkg-config --libs libpcre2-8) -lcrypto \
+              $(shell pkg-config --libs libcurl)
 
 DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \

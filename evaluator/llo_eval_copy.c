@@ -71,7 +71,7 @@ llo_copy_text(llo_buf_t *b, const char *s, size_t len)
 {
     char           *d;
     size_t          i, n;
-    unsigned char   c, c1;
+    unsigned char   c;
 
     /* worst case: every byte an invalid one, 3 bytes of U+FFFD each */
     llo_buf_reserve(b, len * 3);
@@ -96,39 +96,9 @@ llo_copy_text(llo_buf_t *b, const char *s, size_t len)
             continue;
         }
 
-        /* the well-formed sequences of Unicode table 3-7: no overlong
-         * forms, no surrogates, nothing above U+10FFFF */
+        n = llo_utf8_seq(s + i, len - i);
 
-        n = 0;
-        c1 = i + 1 < len ? (unsigned char) s[i + 1] : 0;
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-
-        } else if (c == 0xe0) {
-            n = (c1 >= 0xa0 && c1 <= 0xbf) ? 3 : 0;
-
-        } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
-            n = 3;
-
-        } else if (c == 0xed) {
-            n = (c1 >= 0x80 && c1 <= 0x9f) ? 3 : 0;
-
-        } else if (c == 0xf0) {
-            n = (c1 >= 0x90 && c1 <= 0xbf) ? 4 : 0;
-
-        } else if (c >= 0xf1 && c <= 0xf3) {
-            n = 4;
-
-        } else if (c == 0xf4) {
-            n = (c1 >= 0x80 && c1 <= 0x8f) ? 4 : 0;
-        }
-
-        if (n && i + n <= len
-            && ((unsigned char) s[i + 1] & 0xc0) == 0x80
-            && (n < 3 || ((unsigned char) s[i + 2] & 0xc0) == 0x80)
-            && (n < 4 || ((unsigned char) s[i + 3] & 0xc0) == 0x80))
-        {
+        if (n) {
             memcpy(d, s + i, n);
             d += n;
             i += n;
@@ -142,6 +112,60 @@ llo_copy_text(llo_buf_t *b, const char *s, size_t len)
     }
 
     b->len = d - b->data;
+}
+
+
+/*
+ * The well-formed sequences of Unicode table 3-7: no overlong forms, no
+ * surrogates, nothing above U+10FFFF.
+ */
+
+size_t
+llo_utf8_seq(const char *s, size_t len)
+{
+    size_t          n;
+    unsigned char   c, c1;
+
+    c = (unsigned char) s[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    n = 0;
+    c1 = len > 1 ? (unsigned char) s[1] : 0;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+
+    } else if (c == 0xe0) {
+        n = (c1 >= 0xa0 && c1 <= 0xbf) ? 3 : 0;
+
+    } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
+        n = 3;
+
+    } else if (c == 0xed) {
+        n = (c1 >= 0x80 && c1 <= 0x9f) ? 3 : 0;
+
+    } else if (c == 0xf0) {
+        n = (c1 >= 0x90 && c1 <= 0xbf) ? 4 : 0;
+
+    } else if (c >= 0xf1 && c <= 0xf3) {
+        n = 4;
+
+    } else if (c == 0xf4) {
+        n = (c1 >= 0x80 && c1 <= 0x8f) ? 4 : 0;
+    }
+
+    if (n && n <= len
+        && ((unsigned char) s[1] & 0xc0) == 0x80
+        && (n < 3 || ((unsigned char) s[2] & 0xc0) == 0x80)
+        && (n < 4 || ((unsigned char) s[3] & 0xc0) == 0x80))
+    {
+        return n;
+    }
+
+    return 0;
 }
 
 

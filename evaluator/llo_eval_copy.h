@@ -31,6 +31,14 @@ void llo_buf_free(llo_buf_t *b);
  */
 void llo_copy_text(llo_buf_t *b, const char *s, size_t len);
 
+/*
+ * The length of the well-formed UTF-8 sequence s starts with (1..4; an
+ * ASCII byte, NUL too, is 1), or 0 when s (len > 0 bytes) starts with an
+ * ill-formed one.  For the texts that go where only UTF-8 is accepted:
+ * a COPY text column, a JSON string.
+ */
+size_t llo_utf8_seq(const char *s, size_t len);
+
 /* "id, ts, request_id, ...": the columns llo_copy_row() writes */
 const char *llo_copy_columns(void);
 

@@ -72,6 +72,23 @@ llo_loop_timer(llo_loop_t *loop, llo_timer_t *t, const char *name,
 
 
 void
+llo_loop_timer_del(llo_loop_t *loop, llo_timer_t *t)
+{
+    size_t  i;
+
+    for (i = 0; i < loop->ntimers; i++) {
+        if (loop->timers[i] == t) {
+            loop->ntimers--;
+            memmove(&loop->timers[i], &loop->timers[i + 1],
+                    (loop->ntimers - i) * sizeof(llo_timer_t *));
+            t->when = -1;
+            return;
+        }
+    }
+}
+
+
+void
 llo_timer_in(llo_timer_t *t, int64_t ms)
 {
     t->when = llo_now_ms() + (ms > 0 ? ms : 0);
@@ -125,6 +142,15 @@ llo_loop_fd_del(llo_loop_t *loop, int fd)
             loop->nfds--;
             loop->pfd[i] = loop->pfd[loop->nfds];
             loop->fds[i] = loop->fds[loop->nfds];
+
+            /*
+             * llo_loop_once() walks the fds down from the end, so the one
+             * moved here has had its turn already: without this, a
+             * handler that removes a lower fd would run it twice.  If it
+             * was not handled, poll is level-triggered: the next wait
+             * reports it again.
+             */
+            loop->pfd[i].revents = 0;
             return;
         }
     }

@@ -79,12 +79,23 @@ int llo_loop_signal(llo_loop_t *loop, int signo,
 int llo_loop_timer(llo_loop_t *loop, llo_timer_t *t, const char *name,
     llo_timer_pt handler, void *data);
 
+/*
+ * Unregister t, so that the memory holding it can be freed: a part that
+ * is made and freed at run time (a client) owns a timer only for a while.
+ * From a timer's handler too: a due timer that this moves down the list
+ * runs at the next llo_loop_once() instead of this one.
+ */
+void llo_loop_timer_del(llo_loop_t *loop, llo_timer_t *t);
+
 /* arm t to run ms from now (0: at the next llo_loop_once()) */
 void llo_timer_in(llo_timer_t *t, int64_t ms);
 void llo_timer_stop(llo_timer_t *t);
 #define llo_timer_armed(t)  ((t)->when >= 0)
 
-/* watch fd for events (POLLIN, POLLOUT); a second call changes them */
+/*
+ * Watch fd for events (POLLIN, POLLOUT); a second call changes them.
+ * Handlers may add and remove fds, their own or others'.
+ */
 int llo_loop_fd(llo_loop_t *loop, int fd, int events, llo_fd_pt handler,
     void *data);
 void llo_loop_fd_del(llo_loop_t *loop, int fd);

@@ -59,6 +59,11 @@ package LLOTest;
 #                                    scenario, version, headers => {lc => v} }
 #                                    per request, in arrival order
 #
+#   judge_start(%o)                  t/lib/judge.pl (the fake LLM judge) on a
+#       free port; options port, log, dir, key; returns as upstream_start
+#   judge_stop($j)
+#   judge_log($j)                    its --log lines, decoded (see judge.pl)
+#
 #   http_req(%o)                     raw HTTP client; options: port, host,
 #       method (POST), path (/), headers => [[name, value], ..], body,
 #       chunked => 1, chunk_size, chunk_delay (0.005), http_version ('1.1'),
@@ -94,6 +99,7 @@ our @EXPORT = qw(
     nginx_reload nginx_stop nginx_workers error_log_ok
     pg_start pg_stop pg_stop_only pg_start_again psql
     upstream_start upstream_stop upstream_log
+    judge_start judge_stop judge_log
     http_req wait_for run_cmd run_cmd_split
     sse_events sse_text json_decode spew slurp
 );
@@ -103,7 +109,7 @@ my $OWNER = $$;    # only this process cleans up in END (not forked children)
 
 our @NGINX;        # started nginx instances
 our @PG;           # started postgres instances
-our @UPSTREAM;     # started upstream.pl instances
+our @UPSTREAM;     # started upstream.pl and judge.pl instances
 
 our $PG_BIN = $ENV{PG_BIN} // '/usr/lib/postgresql/15/bin';
 
@@ -638,13 +644,14 @@ sub psql {
 
 # ---------------------------------------------------------------- upstream
 
-sub upstream_start {
-    my (%o) = @_;
-    my $dir  = $o{dir} // tempdir_world();
-    my $port = $o{port} // free_port();
-    my $log  = $o{log} // "$dir/upstream.log";
-    my $err  = "$dir/upstream-$port.stderr";
-    my $script = "$ROOT/t/lib/upstream.pl";
+# t/lib/NAME.pl --port PORT --log LOG ARGS..., stdout and stderr to a file
+sub _daemon_start {
+    my ($name, $o, @args) = @_;
+    my $dir  = $o->{dir} // tempdir_world();
+    my $port = $o->{port} // free_port();
+    my $log  = $o->{log} // "$dir/$name.log";
+    my $err  = "$dir/$name-$port.stderr";
+    my $script = "$ROOT/t/lib/$name.pl";
     die "LLOTest: $script is missing\n" unless -f $script;
 
     my $pid = fork;
@@ -655,7 +662,8 @@ sub upstream_start {
         open STDOUT, '>>', $err or POSIX::_exit(126);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
         $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP PIPE);
-        { no warnings 'exec'; exec $^X, $script, '--port', $port, '--log', $log; }
+        { no warnings 'exec';
+          exec $^X, $script, '--port', $port, '--log', $log, @args; }
         print STDERR "cannot exec $^X: $!\n";
         POSIX::_exit(127);
     }
@@ -670,9 +678,14 @@ sub upstream_start {
     if (!$ok || $ok == -1) {
         my $why = $ok ? 'exited' : 'does not accept within 10s';
         upstream_stop($u);
-        die "LLOTest: upstream.pl on port $port $why:\n" . _tail($err, 20) . "\n";
+        die "LLOTest: $name.pl on port $port $why:\n" . _tail($err, 20) . "\n";
     }
     return $u;
+}
+
+sub upstream_start {
+    my (%o) = @_;
+    return _daemon_start('upstream', \%o);
 }
 
 sub upstream_stop {
@@ -706,6 +719,23 @@ sub upstream_log {
                    headers => $h, body => pack('H*', $f[7] // '') };
     }
     return @r;
+}
+
+# ------------------------------------------------------------------ judge
+
+sub judge_start {
+    my (%o) = @_;
+    return _daemon_start('judge', \%o,
+        defined $o{key} ? ('--key', $o{key}) : ());
+}
+
+sub judge_stop { return upstream_stop(@_) }
+
+# the --log lines of judge.pl, decoded, in arrival order
+sub judge_log {
+    my ($j) = @_;
+    my $d = _slurp($j->{log}) // '';
+    return map { json_decode($_) } grep { length } split /\n/, $d;
 }
 
 # -------------------------------------------------------------- HTTP client

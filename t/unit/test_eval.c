@@ -989,6 +989,78 @@ START_TEST(test_loop)
 END_TEST
 
 
+/* a handler that removes another fd: every ready fd runs once, at most */
+
+typedef struct {
+    llo_loop_t         *loop;
+    int                 del;            /* the fd to remove, -1: none */
+    int                 runs;
+} llo_t_fdrun_t;
+
+
+static void
+llo_t_fd_del(llo_loop_t *loop, int fd, int revents, void *data)
+{
+    llo_t_fdrun_t  *r;
+
+    r = data;
+    r->runs++;
+
+    if (r->del != -1) {
+        llo_loop_fd_del(loop, r->del);
+    }
+}
+
+
+START_TEST(test_loop_del)
+{
+    int            i, p[3][2];
+    llo_loop_t     loop;
+    llo_timer_t    a;
+    llo_t_fdrun_t  r[3];
+
+    llo_loop_init(&loop);
+
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(pipe(p[i]), 0);
+        ck_assert_int_eq(write(p[i][1], "x", 1), 1);
+        r[i].loop = &loop;
+        r[i].del = -1;
+        r[i].runs = 0;
+        ck_assert_int_eq(llo_loop_fd(&loop, p[i][0], POLLIN, llo_t_fd_del,
+                                     &r[i]), 0);
+    }
+
+    /* the last runs first and removes the first: the last moves there */
+    r[2].del = p[0][0];
+
+    ck_assert_int_eq(llo_loop_once(&loop, 1000), 2);
+    ck_assert_int_eq(r[0].runs, 0);
+    ck_assert_int_eq(r[1].runs, 1);
+    ck_assert_int_eq(r[2].runs, 1);
+    ck_assert_uint_eq(loop.nfds, 2);
+
+    /* a timer unregistered, armed or not, never runs again */
+    llo_t_norder = 0;
+    llo_loop_fd_del(&loop, p[1][0]);
+    llo_loop_fd_del(&loop, p[2][0]);
+    ck_assert_int_eq(llo_loop_timer(&loop, &a, "a", llo_t_timer,
+                                    (void *) 1), 0);
+    llo_timer_in(&a, 0);
+    llo_loop_timer_del(&loop, &a);
+    ck_assert_uint_eq(loop.ntimers, 0);
+    ck_assert(!llo_timer_armed(&a));
+    ck_assert_int_eq(llo_loop_once(&loop, 20), 0);
+    ck_assert_int_eq(llo_t_norder, 0);
+
+    for (i = 0; i < 3; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -1028,6 +1100,7 @@ main(void)
 
     tc = tcase_create("loop");
     tcase_add_test(tc, test_loop);
+    tcase_add_test(tc, test_loop_del);
     suite_add_tcase(s, tc);
 
     failed = llo_t_run_suite(s);
