@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "llo_cost.h"
 #include "llo_eval_conf.h"
 #include "llo_eval_log.h"
 
@@ -23,7 +24,9 @@ typedef enum {
     LLO_CONF_STR = 0,       /* min 1: must not be empty */
     LLO_CONF_NUM,
     LLO_CONF_MSEC,
-    LLO_CONF_LEVEL
+    LLO_CONF_LEVEL,
+    LLO_CONF_FLAG,          /* on | off */
+    LLO_CONF_USD            /* a decimal, kept in micro-USD */
 } llo_conf_type_e;
 
 
@@ -42,7 +45,7 @@ typedef struct {
 typedef struct {
     const char         *file;
     int                 line;
-    int                 set_on[32];     /* line each key was set on */
+    int                 set_on[48];     /* line each key was set on */
     char               *err;
     size_t              errlen;
 } llo_conf_ctx_t;
@@ -97,6 +100,49 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
 
     { "rules_cache", LLO_CONF_NUM, llo_conf_off(rules_cache),
       "16384", 0, 16777216, "0..16777216 entries (0: no cache)", 0 },
+
+    /* the LLM judge (docs/scoring.md); empty judge_url: none */
+    { "judge_url", LLO_CONF_STR, llo_conf_off(judge_url),
+      "", 0, 0, "an http:// or https:// base URL, e.g. "
+      "https://api.openai.com/v1", 0 },
+
+    { "judge_model", LLO_CONF_STR, llo_conf_off(judge_model),
+      "gpt-4o-mini", 1, 0, "a model name", 0 },
+
+    /* the key itself is never in the configuration, so never in -T */
+    { "judge_api_key_file", LLO_CONF_STR, llo_conf_off(judge_api_key_file),
+      "", 0, 0, "a path", 0 },
+
+    { "judge_api_key_env", LLO_CONF_STR, llo_conf_off(judge_api_key_env),
+      "", 0, 0, "an environment variable's name", 0 },
+
+    { "judge_sample_percent", LLO_CONF_NUM,
+      llo_conf_off(judge_sample_percent), "10", 0, 100, "0..100", 0 },
+
+    { "judge_match", LLO_CONF_STR, llo_conf_off(judge_match),
+      "", 0, 0, "provider=, model=, key=, team= or api= filters", 0 },
+
+    { "judge_max_score", LLO_CONF_NUM, llo_conf_off(judge_max_score),
+      "5", 1, 5, "1..5", 0 },
+
+    { "judge_flagged_only", LLO_CONF_FLAG, llo_conf_off(judge_flagged_only),
+      "off", 0, 0, "on or off", 0 },
+
+    { "judge_concurrency", LLO_CONF_NUM, llo_conf_off(judge_concurrency),
+      "4", 1, 16, "1..16", 0 },
+
+    { "judge_timeout", LLO_CONF_MSEC, llo_conf_off(judge_timeout),
+      "30s", 100, 600000, "100ms..10m, e.g. 30s", 0 },
+
+    { "judge_max_attempts", LLO_CONF_NUM, llo_conf_off(judge_max_attempts),
+      "5", 1, 20, "1..20", 0 },
+
+    { "judge_daily_budget", LLO_CONF_USD, llo_conf_off(judge_daily_budget),
+      "10.00", 0, 10000, "0..10000 USD, e.g. 10.00", 0 },
+
+    { "judge_prices", LLO_CONF_STR, llo_conf_off(judge_prices),
+      "/usr/share/llm-observer/llm_prices.conf", 0, 0,
+      "a file of llm_observer_price lines", 0 },
 
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
@@ -379,6 +425,25 @@ llo_conf_set(llo_conf_t *conf, llo_conf_ctx_t *ctx, const llo_conf_cmd_t *cmd,
 
         *(int64_t *) ((char *) conf + cmd->offset) = level;
         return 0;
+
+    case LLO_CONF_FLAG:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            goto invalid;
+        }
+
+        *(int64_t *) ((char *) conf + cmd->offset) = value[1] == 'n';
+        return 0;
+
+    case LLO_CONF_USD:
+        /* the price list's decimals: no binary fraction touches money */
+        if (llo_price_parse(value, strlen(value), &n) != NULL
+            || n > cmd->max * 1000000)
+        {
+            goto invalid;
+        }
+
+        *(int64_t *) ((char *) conf + cmd->offset) = n;
+        return 0;
     }
 
 invalid:
@@ -557,6 +622,7 @@ void
 llo_conf_dump(llo_conf_t *conf, int fd)
 {
     char                   buf[8192];
+    int64_t                v;
     const char            *s;
     const llo_conf_cmd_t  *cmd;
 
@@ -583,6 +649,18 @@ llo_conf_dump(llo_conf_t *conf, int fd)
         case LLO_CONF_LEVEL:
             snprintf(buf, sizeof(buf), "%s = %s\n", cmd->name,
                      levels[*(int64_t *) ((char *) conf + cmd->offset)]);
+            break;
+
+        case LLO_CONF_FLAG:
+            snprintf(buf, sizeof(buf), "%s = %s\n", cmd->name,
+                     *(int64_t *) ((char *) conf + cmd->offset)
+                     ? "on" : "off");
+            break;
+
+        case LLO_CONF_USD:
+            v = *(int64_t *) ((char *) conf + cmd->offset);
+            snprintf(buf, sizeof(buf), "%s = %lld.%06lld\n", cmd->name,
+                     (long long) (v / 1000000), (long long) (v % 1000000));
             break;
         }
 

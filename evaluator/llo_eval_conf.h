@@ -22,6 +22,12 @@ typedef struct {
     char               *sql_dir;
     char               *pid_file;
     char               *rules_file;
+    char               *judge_url;
+    char               *judge_model;
+    char               *judge_api_key_file;
+    char               *judge_api_key_env;
+    char               *judge_match;
+    char               *judge_prices;
     int64_t             batch_size;
     int64_t             flush_interval;         /* ms */
     int64_t             torn_timeout;           /* ms */
@@ -29,6 +35,13 @@ typedef struct {
     int64_t             log_level;              /* LLO_LOG_* */
     int64_t             flag_below;             /* flagged: score < it */
     int64_t             rules_cache;            /* entries, 0: none */
+    int64_t             judge_sample_percent;
+    int64_t             judge_max_score;
+    int64_t             judge_flagged_only;
+    int64_t             judge_concurrency;
+    int64_t             judge_timeout;          /* ms */
+    int64_t             judge_max_attempts;
+    int64_t             judge_daily_budget;     /* micro-USD */
 
     unsigned            sql_dir_set:1;
 } llo_conf_t;

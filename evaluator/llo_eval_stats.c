@@ -8,11 +8,13 @@
 #include "llo_eval_drain.h"
 #include "llo_eval_stats.h"
 #include "llo_eval_verdicts.h"
+#include "llo_eval_judge.h"
 
 
 #define llo_ring_stat(f)   offsetof(llo_ring_stats_t, f)
 #define llo_drain_stat(f)  offsetof(llo_drain_t, f)
 #define llo_verdict_stat(f)  offsetof(llo_verdicts_t, f)
+#define llo_judge_stat(f)  offsetof(llo_judge_t, f)
 
 
 const llo_stat_t  llo_ring_stat_table[] = {
@@ -88,6 +90,22 @@ const llo_stat_t  llo_verdict_stat_table[] = {
       llo_verdict_stat(cache_hits) },
     { "rules_cache_misses", LLO_STAT_COUNTER,
       "Calls whose text the rules read", llo_verdict_stat(cache_misses) },
+    { NULL, 0, NULL, 0 }
+};
+
+
+const llo_stat_t  llo_judge_stat_table[] = {
+    { "judge_queued", LLO_STAT_COUNTER,
+      "Calls queued for the LLM judge, committed with their batch",
+      llo_judge_stat(queued) },
+    { "judge_verdicts", LLO_STAT_COUNTER,
+      "Judge verdicts stored", llo_judge_stat(judged) },
+    { "judge_retries", LLO_STAT_COUNTER,
+      "Judge calls to be made again (429, 5xx, timeouts, connections)",
+      llo_judge_stat(retried) },
+    { "judge_failures", LLO_STAT_COUNTER,
+      "Calls the judge gave no valid verdict for, recorded as failed",
+      llo_judge_stat(failed) },
     { NULL, 0, NULL, 0 }
 };
 

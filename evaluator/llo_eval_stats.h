@@ -55,6 +55,7 @@ typedef struct {
 extern const llo_stat_t  llo_ring_stat_table[];
 extern const llo_stat_t  llo_drain_stat_table[];    /* over llo_drain_t */
 extern const llo_stat_t  llo_verdict_stat_table[];  /* llo_verdicts_t */
+extern const llo_stat_t  llo_judge_stat_table[];    /* llo_judge_t */
 
 void llo_ring_stats_read(llo_ring_t *ring, llo_ring_stats_t *s);
 

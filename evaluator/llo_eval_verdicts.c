@@ -88,6 +88,8 @@ llo_verdicts_add(void *data, const llo_rec_t *rec, uint64_t instance,
 
     vr = &vs->rows[row];
     vr->off = vs->copy.len;
+    vr->score = 0;
+    vr->scored = 0;
     vr->flagged = 0;
     vr->dropped = 0;
     vs->nrows = row + 1;
@@ -115,6 +117,8 @@ llo_verdicts_add(void *data, const llo_rec_t *rec, uint64_t instance,
         vs->cache_misses += vs->cache->misses - misses;
     }
 
+    vr->score = v.score;
+    vr->scored = 1;
     vr->flagged = v.flagged;
 
     return 0;

@@ -19,6 +19,8 @@
 
 typedef struct {
     size_t              off;            /* where its COPY text starts */
+    int                 score;
+    unsigned            scored:1;       /* it has a verdict */
     unsigned            flagged:1;
     unsigned            dropped:1;
 } llo_verdict_row_t;

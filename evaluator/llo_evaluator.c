@@ -34,6 +34,7 @@
 #include "llo_rules_cache.h"
 #include "llo_eval_verdicts.h"
 #include "llo_eval_rules_cli.h"
+#include "llo_eval_judge.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -61,6 +62,8 @@ typedef struct {
     llo_sink_t          keys_sink;
     llo_verdicts_t      verdicts;
     llo_row_sink_t      verdicts_sink;
+    llo_judge_t         judge;          /* the judge's queue, and worker */
+    llo_row_sink_t      judge_sink;
 
     /* rules_file's, NULL: calls are stored unscored */
     llo_rules_t        *rules;
@@ -227,9 +230,11 @@ main(int argc, char **argv)
         goto done;
     }
 
-    /* the rules are part of the configuration: -t checks them too */
+    /* the rules and the judge's settings are part of the configuration:
+     * -t checks them too */
     if (llo_eval_rules_load(&ev.conf, &rules, err, sizeof(err)) != 0
-        || llo_eval_rules_use(&ev, rules, err, sizeof(err)) != 0)
+        || llo_eval_rules_use(&ev, rules, err, sizeof(err)) != 0
+        || llo_judge_configure(&ev.judge, &ev.conf, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "llm-evaluator: %s\n", err);
         goto done;
@@ -255,6 +260,10 @@ main(int argc, char **argv)
     llo_verdicts_sink(&ev.verdicts, &ev.verdicts_sink);
     (void) llo_drain_add_row_sink(&ev.drain, &ev.verdicts_sink);
 
+    /* after the verdicts: the judge's choice reads them */
+    llo_judge_sink(&ev.judge, &ev.verdicts, &ev.judge_sink);
+    (void) llo_drain_add_row_sink(&ev.drain, &ev.judge_sink);
+
     rc = command->handler(&ev);
 
 done:
@@ -262,6 +271,7 @@ done:
     llo_drain_free(&ev.drain);
     llo_keysets_free(&ev.keys);
     llo_verdicts_free(&ev.verdicts);
+    llo_judge_free(&ev.judge);
     llo_rules_free(ev.rules);
     llo_rules_cache_free(ev.cache);
     llo_pg_free(&ev.pg);
@@ -412,6 +422,14 @@ llo_eval_run(llo_eval_t *ev)
     (void) llo_loop_timer(&ev->loop, &ev->maintain, "maintain",
                           llo_eval_maintain_timer, ev);
 
+    /* the judge works its queue in this loop, never blocking the rest */
+    if (llo_judge_start(&ev->judge, &ev->loop, &ev->pg, err, sizeof(err))
+        != 0)
+    {
+        llo_log(LLO_LOG_ERROR, "%s", err);
+        return 1;
+    }
+
     llo_timer_in(&ev->attach, 0);
     llo_timer_in(&ev->connect, 0);
 
@@ -453,6 +471,15 @@ llo_eval_run(llo_eval_t *ev)
                 (unsigned long long) ev->verdicts.dropped,
                 (unsigned long long) ev->verdicts.cache_hits,
                 (unsigned long long) ev->verdicts.cache_misses);
+    }
+
+    if (ev->conf.judge_url[0] != '\0') {
+        llo_log(LLO_LOG_INFO, "exiting: judge %llu queued, %llu verdicts, "
+                "%llu retries, %llu failures",
+                (unsigned long long) ev->judge.queued,
+                (unsigned long long) ev->judge.judged,
+                (unsigned long long) ev->judge.retried,
+                (unsigned long long) ev->judge.failed);
     }
 
     if (ev->pid_written && unlink(ev->conf.pid_file) == -1) {
@@ -775,6 +802,13 @@ llo_eval_reload(llo_eval_t *ev)
         goto failed;
     }
 
+    /* nor do judge settings that do not load (a price list, a key) */
+    if (llo_judge_configure(&ev->judge, &nc, err, sizeof(err)) != 0) {
+        llo_rules_free(rules);
+        llo_conf_free(&nc);
+        goto failed;
+    }
+
     if (llo_log_open(nc.log_file, err, sizeof(err)) != 0) {
         llo_log(LLO_LOG_ERROR, "%s; keeping log_file \"%s\"", err,
                 ev->conf.log_file);
@@ -818,6 +852,9 @@ llo_eval_reload(llo_eval_t *ev)
 
     llo_conf_free(&ev->conf);
     ev->conf = nc;
+
+    /* the judge read nc, which now lives in ev->conf */
+    ev->judge.conf = &ev->conf;
 
     if (llo_eval_rules_use(ev, rules, err, sizeof(err)) != 0) {
         llo_log(LLO_LOG_ERROR, "%s; rules_cache off", err);
@@ -972,6 +1009,7 @@ llo_eval_drain(llo_eval_t *ev)
 
     llo_stats_print(stdout, llo_drain_stat_table, &ev->drain);
     llo_stats_print(stdout, llo_verdict_stat_table, &ev->verdicts);
+    llo_stats_print(stdout, llo_judge_stat_table, &ev->judge);
 
     return rc;
 }

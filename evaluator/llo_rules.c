@@ -1160,6 +1160,48 @@ llo_rules_name(const llo_rules_t *rules, size_t i)
 }
 
 
+/*
+ * A rule that is only its filters: its parser, so the words mean what
+ * they mean in a rules file.  What the rules file's syntax would read
+ * as more than words is refused first.
+ */
+
+llo_rules_filter_t *
+llo_rules_filter_parse(const char *text, char *err, size_t errlen)
+{
+    char          *rule;
+    size_t         n;
+    llo_rules_t   *f;
+
+    if (text[strcspn(text, ";{}\"#'\\")] != '\0') {
+        snprintf(err, errlen, "invalid filter \"%s\" (expected words "
+                 "like provider=openai model=gpt-4o*)", text);
+        return NULL;
+    }
+
+    n = strlen(text) + 64;
+    rule = malloc(n);
+    if (rule == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    snprintf(rule, n, "rule filter { kind truncated; match %s; }", text);
+    f = llo_rules_parse(rule, strlen(rule), "filter", err, errlen);
+    free(rule);
+
+    return f;
+}
+
+
+int
+llo_rules_filter_matches(const llo_rules_filter_t *f,
+    const llo_rules_call_t *call)
+{
+    return llo_rule_matches(&f->rules[0], call);
+}
+
+
 int
 llo_rules_kind(const llo_rules_t *rules, size_t i)
 {

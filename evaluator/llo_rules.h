@@ -146,6 +146,19 @@ const char *llo_rules_name(const llo_rules_t *rules, size_t i);
 int llo_rules_kind(const llo_rules_t *rules, size_t i);
 const char *llo_rules_kind_name(int kind);
 
+/*
+ * A filter of "match" words ("provider=openai model=gpt-4o*"), the same
+ * as a rule's, for what is not a rule (the judge's choice of calls).
+ * NULL with err when text is not one.
+ */
+typedef struct llo_rules_s  llo_rules_filter_t;
+
+llo_rules_filter_t *llo_rules_filter_parse(const char *text, char *err,
+    size_t errlen);
+int llo_rules_filter_matches(const llo_rules_filter_t *f,
+    const llo_rules_call_t *call);
+#define llo_rules_filter_free(f)  llo_rules_free(f)
+
 /* the rules that fired in v as JSON (docs/scoring.md), given to out */
 typedef void (*llo_rules_out_pt)(void *data, const char *s, size_t len);
 void llo_rules_details(const llo_rules_t *rules, const llo_verdict_t *v,

@@ -41,22 +41,7 @@ sub version_of {
 my $V1 = version_of($RULES);
 like($V1, qr/^[0-9a-f]{16}$/, "the shipped rules' version: $V1");
 
-my $port = free_port();
-my $ng = nginx_start(dir => $dir, http => <<"EOF");
-    llm_observer_ring $ring size=4m;
-
-    server {
-        listen 127.0.0.1:$port;
-        llm_observer on;
-
-        location / {
-            add_header X-LLM-Id \$llm_request_id always;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://127.0.0.1:$upp;
-        }
-    }
-EOF
+my ($ng, $port) = observer_nginx($p);
 
 my $JH = JSON::PP->new->ascii->canonical;
 
@@ -64,13 +49,7 @@ my $JH = JSON::PP->new->ascii->canonical;
 sub call {
     my (%r) = @_;
     my $prompt = delete $r{prompt} // 'What is the capital of France?';
-    my $res = http_req(port => $port, path => '/v1/chat/completions',
-        headers => [ [ 'x-scenario', 'reply' ],
-                     [ 'x-reply', $JH->encode(\%r) ],
-                     [ 'Content-Type', 'application/json' ] ],
-        body => $JH->encode({ model => 'gpt-4o-mini', max_tokens => 200,
-            messages => [ { role => 'user', content => $prompt } ] }));
-    return $res->{headers}{'x-llm-id'} // '';
+    return reply_call($port, $prompt, %r);
 }
 
 sub verdicts {

@@ -61,7 +61,7 @@ use LLOTest;
 our @EXPORT = qw(
     $UUID evaluator_path pipeline_start
     ev_argv ev ring_stat rows drain_ok drained_row
-    ev_spawn ev_reap
+    ev_spawn ev_reap observer_nginx reply_call
 );
 
 our $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -95,6 +95,43 @@ sub pipeline_start {
         Test::More::is($rc, 0, 'llm-evaluator migrate') or Test::More::diag($out);
     }
     return $p;
+}
+
+# nginx with the module on a free port in front of the pipeline's upstream,
+# writing to its ring: ($ng, $port)
+sub observer_nginx {
+    my ($p) = @_;
+    my $port = free_port();
+    my $ng = nginx_start(dir => $p->{dir}, http => <<"EOF");
+    llm_observer_ring $p->{ring} size=4m;
+
+    server {
+        listen 127.0.0.1:$port;
+        llm_observer on;
+
+        location / {
+            add_header X-LLM-Id \$llm_request_id always;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://127.0.0.1:$p->{up}{port};
+        }
+    }
+EOF
+    return ($ng, $port);
+}
+
+# a chat completion through port whose answer the upstream's "reply"
+# scenario makes of %reply (text, finish, status); the call's id
+sub reply_call {
+    my ($port, $prompt, %reply) = @_;
+    my $J = JSON::PP->new->ascii->canonical;
+    my $res = http_req(port => $port, path => '/v1/chat/completions',
+        headers => [ [ 'x-scenario', 'reply' ],
+                     [ 'x-reply', $J->encode(\%reply) ],
+                     [ 'Content-Type', 'application/json' ] ],
+        body => $J->encode({ model => 'gpt-4o-mini', max_tokens => 200,
+            messages => [ { role => 'user', content => $prompt } ] }));
+    return $res->{headers}{'x-llm-id'} // '';
 }
 
 sub ev_argv {
