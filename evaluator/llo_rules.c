@@ -14,6 +14,7 @@
 
 #include <pcre2.h>
 
+#include "llo_pii.h"
 #include "llo_rules.h"
 
 
@@ -219,46 +220,6 @@ static const struct {
 };
 
 
-/*
- * pii_leak: a pattern per detector, and a check of what it matched where
- * a pattern alone would be wrong too often (card numbers pass Luhn, IBANs
- * their mod-97 check digits, phone numbers have 9 to 15 digits).  The
- * patterns are compiled once, on first use.
- */
-
-typedef int (*llo_pii_check_pt)(const char *s, size_t len);
-
-static int llo_pii_phone(const char *s, size_t len);
-static int llo_pii_luhn(const char *s, size_t len);
-static int llo_pii_iban(const char *s, size_t len);
-
-static struct {
-    const char         *name;
-    const char         *pattern;
-    llo_pii_check_pt    check;
-    pcre2_code         *re;
-} llo_pii[] = {
-    { "email", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*"
-      "\\.[A-Za-z]{2,}", NULL, NULL },
-    { "phone", "(?<![\\w+])\\+?\\(?\\d[\\d ().-]{7,18}\\d(?![\\w])",
-      llo_pii_phone, NULL },
-    { "card", "(?<!\\d)\\d(?:[ -]?\\d){12,18}(?!\\d)", llo_pii_luhn,
-      NULL },
-    { "iban", "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}\\b", llo_pii_iban,
-      NULL },
-    { "secret", "\\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"
-      "|AIza[0-9A-Za-z_-]{35}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
-      "|xox[abprs]-[A-Za-z0-9-]{10,}|llo-[A-Za-z0-9_-]{43})", NULL, NULL },
-    { "jwt", "\\beyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}"
-      "\\.[A-Za-z0-9_-]{10,}", NULL, NULL },
-    { "private_key", "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
-      "PRIVATE KEY-----", NULL, NULL },
-    { NULL, NULL, NULL, NULL }
-};
-
-#define LLO_PII_ALL  0x7f
-
-
 /* prompt_injection: what injected instructions say, lowercase */
 
 static const char  *llo_injection[] = {
@@ -290,8 +251,7 @@ static int llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line);
 static int llo_rules_fail(llo_rparse_t *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int llo_rules_int(const char *s, int64_t *v);
-static int llo_pii_compile(void);
-static int llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s);
+static int llo_pii_first(void *data, int kind, size_t start, size_t end);
 static int llo_script(const llo_rules_str_t *s, int64_t min_letters);
 static int llo_rules_ratio(const char *s, int64_t *permille);
 static int llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r,
@@ -838,13 +798,9 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
 
     case LLO_P_DETECT:
         for (a = 0; a < nargs; a++) {
-            for (k = 0; llo_pii[k].name; k++) {
-                if (strcmp(llo_pii[k].name, args[a].text) == 0) {
-                    break;
-                }
-            }
+            k = llo_pii_kind(args[a].text);
 
-            if (llo_pii[k].name == NULL) {
+            if (k < 0) {
                 return llo_rules_fail(p, args[a].line, "invalid value \"%s\" "
                                       "for detect in rule \"%s\" (expected "
                                       "%s)", args[a].text, r->name,
@@ -979,10 +935,7 @@ llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line)
             r->detect = LLO_PII_ALL;
         }
 
-        /* one pair of offsets is all the detectors ask of a match */
-        r->md = pcre2_match_data_create(1, NULL);
-
-        if (r->md == NULL || llo_pii_compile() != 0) {
+        if (llo_pii_init() != 0) {
             return llo_rules_fail(p, line, "rule \"%s\": out of memory",
                                   r->name);
         }
@@ -1501,7 +1454,9 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
         return 0;
 
     case LLO_RULE_PII_LEAK:
-        return llo_pii_found(r, &c->response);
+        /* the first match is enough */
+        return llo_pii_scan(c->response.data, c->response.len, r->detect,
+                            llo_pii_first, NULL) == 1;
 
     case LLO_RULE_LANGUAGE_MISMATCH:
         k = llo_script(&c->prompt, r->min_letters);
@@ -1548,180 +1503,9 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
 
 
 static int
-llo_pii_compile(void)
+llo_pii_first(void *data, int kind, size_t start, size_t end)
 {
-    int          k, rc;
-    PCRE2_SIZE   off;
-
-    for (k = 0; llo_pii[k].name; k++) {
-        if (llo_pii[k].re != NULL) {
-            continue;
-        }
-
-        llo_pii[k].re = pcre2_compile((PCRE2_SPTR) llo_pii[k].pattern,
-                                      PCRE2_ZERO_TERMINATED,
-                                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                      &rc, &off, NULL);
-        if (llo_pii[k].re == NULL) {
-            return -1;
-        }
-
-        (void) pcre2_jit_compile(llo_pii[k].re, PCRE2_JIT_COMPLETE);
-    }
-
-    return 0;
-}
-
-
-/* a match of a chosen detector that its check accepts */
-
-static int
-llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s)
-{
-    int          rc, k;
-    PCRE2_SIZE   start, *ov;
-
-    if (s->len == 0) {
-        return 0;
-    }
-
-    ov = pcre2_get_ovector_pointer(r->md);
-
-    for (k = 0; llo_pii[k].name; k++) {
-        if (!((r->detect >> k) & 1) || llo_pii[k].re == NULL) {
-            continue;
-        }
-
-        for (start = 0; start < s->len; ) {
-            rc = pcre2_match(llo_pii[k].re, (PCRE2_SPTR) s->data, s->len,
-                             start, 0, r->md, NULL);
-
-            /* 0: the one pair of offsets was too few, but it is set */
-            if (rc < 0) {
-                break;
-            }
-
-            if (llo_pii[k].check == NULL
-                || llo_pii[k].check(s->data + ov[0], ov[1] - ov[0]))
-            {
-                return 1;
-            }
-
-            start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * 9..15 digits with a separator or a +: not a plain number, not a date
- * (8 digits), and not an IPv4 address (dots alone, groups of 1..3)
- */
-
-static int
-llo_pii_phone(const char *s, size_t len)
-{
-    size_t  i, digits, seps, dots, group, longest;
-
-    digits = 0;
-    seps = 0;
-    dots = 0;
-    group = 0;
-    longest = 0;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] >= '0' && s[i] <= '9') {
-            digits++;
-            group++;
-            longest = group > longest ? group : longest;
-            continue;
-        }
-
-        seps++;
-        dots += s[i] == '.';
-        group = 0;
-    }
-
-    if (dots == 3 && seps == 3 && longest <= 3) {
-        return 0;
-    }
-
-    return digits >= 9 && digits <= 15 && seps > 0;
-}
-
-
-/* 13..19 digits that pass Luhn's check */
-
-static int
-llo_pii_luhn(const char *s, size_t len)
-{
-    int     d, sum, odd;
-    size_t  i, digits;
-
-    sum = 0;
-    odd = 0;
-    digits = 0;
-
-    for (i = len; i-- > 0; ) {
-        if (s[i] < '0' || s[i] > '9') {
-            continue;
-        }
-
-        d = s[i] - '0';
-
-        if (odd) {
-            d *= 2;
-            d = d > 9 ? d - 9 : d;
-        }
-
-        sum += d;
-        odd = !odd;
-        digits++;
-    }
-
-    return digits >= 13 && digits <= 19 && sum % 10 == 0;
-}
-
-
-/* ISO 13616: the country and check digits moved to the end, letters as
- * 10..35, the number mod 97 is 1 */
-
-static int
-llo_pii_iban(const char *s, size_t len)
-{
-    int     rem, c;
-    size_t  i, k, n;
-    char    buf[40];
-
-    for (i = 0, n = 0; i < len && n < sizeof(buf); i++) {
-        if (s[i] != ' ') {
-            buf[n++] = s[i];
-        }
-    }
-
-    if (n < 15 || n > 34) {
-        return 0;
-    }
-
-    rem = 0;
-
-    for (k = 0; k < n; k++) {
-        c = buf[(k + 4) % n];
-
-        if (c >= '0' && c <= '9') {
-            rem = (rem * 10 + (c - '0')) % 97;
-
-        } else if (c >= 'A' && c <= 'Z') {
-            rem = (rem * 100 + (c - 'A' + 10)) % 97;
-
-        } else {
-            return 0;
-        }
-    }
-
-    return rem == 1;
+    return 1;
 }
 
 
