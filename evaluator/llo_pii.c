@@ -1,5 +1,5 @@
 /*
- * llm-observer PII and secret detectors: see llo_pii.h.
+ * llm-observer PII and secret detectors, and the redactor: see llo_pii.h.
  */
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -21,34 +21,41 @@ static void llo_pii_compile(void);
 static pcre2_match_data *llo_pii_md(void);
 
 
-/* the detectors, in llo_pii_kind_e order */
+/*
+ * The detectors, in llo_pii_kind_e order.  A private key's match runs
+ * from its header to its END line, or, without one (a text cut short),
+ * over the key's base64 and header lines that follow: a marker over the
+ * header alone would leave the key in the text.
+ */
 
 static struct {
     const char         *name;
+    const char         *marker;
     const char         *pattern;
     llo_pii_check_pt    check;
     pcre2_code         *re;
 } llo_pii[LLO_PII_N] = {
-    { "email",
+    { "email", "[EMAIL]",
       "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}",
       NULL, NULL },
-    { "phone",
+    { "phone", "[PHONE]",
       "(?<![\\w+])\\+?\\(?\\d[\\d ().-]{7,18}\\d(?![\\w])", llo_pii_phone,
       NULL },
-    { "card", "(?<!\\d)\\d(?:[ -]?\\d){12,18}(?!\\d)",
+    { "card", "[CARD]", "(?<!\\d)\\d(?:[ -]?\\d){12,18}(?!\\d)",
       llo_pii_luhn, NULL },
-    { "iban", "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}\\b",
+    { "iban", "[IBAN]", "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}\\b",
       llo_pii_iban, NULL },
-    { "secret",
+    { "secret", "[SECRET]",
       "\\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}"
       "|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
       "|xox[abprs]-[A-Za-z0-9-]{10,}|llo-[A-Za-z0-9_-]{43})", NULL, NULL },
-    { "jwt",
+    { "jwt", "[JWT]",
       "\\beyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{10,}",
       NULL, NULL },
-    { "private_key",
-      "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----",
-      NULL, NULL }
+    { "private_key", "[PRIVATE_KEY]",
+      "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"
+      "(?:[\\s\\S]*?-----END [A-Z ]*PRIVATE KEY-----"
+      "|[A-Za-z0-9+/=\\s:,-]*)", NULL, NULL }
 };
 
 
@@ -58,6 +65,13 @@ static int                llo_pii_ready;   /* 1 compiled, -1 failed */
 /* one pair of offsets is all a detector asks of a match: one match data
  * per thread, made on its first scan, serves every call */
 static __thread pcre2_match_data  *llo_pii_tmd;
+
+
+static const char  *llo_redact_modes[] = { "off", "pii", "secrets", "all" };
+
+static const unsigned  llo_redact_masks[] = {
+    0, LLO_PII_PERSONAL, LLO_PII_SECRETS, LLO_PII_ALL
+};
 
 
 const char *
@@ -300,4 +314,154 @@ llo_pii_iban(const char *s, size_t len)
     }
 
     return rem == 1;
+}
+
+
+/* -- the redactor ---------------------------------------------------------- */
+
+
+int
+llo_redact_mode(const char *word)
+{
+    int  m;
+
+    for (m = 0; m < (int) (sizeof(llo_redact_modes) / sizeof(char *)); m++) {
+        if (strcmp(llo_redact_modes[m], word) == 0) {
+            return m;
+        }
+    }
+
+    return -1;
+}
+
+
+const char *
+llo_redact_mode_name(int mode)
+{
+    return mode >= LLO_REDACT_OFF && mode <= LLO_REDACT_ALL
+           ? llo_redact_modes[mode] : NULL;
+}
+
+
+/*
+ * Only an email can be shorter than its marker ("a@b.cd", 6 bytes, as
+ * [EMAIL], 7): every other detector's shortest match is longer than its
+ * marker, and a marker over overlapping matches covers at least the
+ * longest.  So each marker adds at most one byte per 6 of input.
+ */
+
+size_t
+llo_redact_bound(size_t len)
+{
+    return len + len / 6 + 1;
+}
+
+
+/*
+ * Each detector scans on its own, as pii_leak's do; the next match of
+ * each is kept, and the earliest (then the longest) opens a marker that
+ * swallows every match starting before its end, which may push the end
+ * further.  The text is read once per detector and nothing is stored
+ * but one match per detector.
+ */
+
+int
+llo_redact(int mode, const char *in, size_t len, char *out,
+    size_t *out_len, llo_redact_count_t *changed)
+{
+    int          k, best, rc, grew;
+    char        *o;
+    size_t       pos, end, n;
+    size_t       ms[LLO_PII_N], me[LLO_PII_N];
+    unsigned     mask, live;
+
+    if (changed) {
+        memset(changed, 0, sizeof(llo_redact_count_t));
+    }
+
+    if (mode < LLO_REDACT_OFF || mode > LLO_REDACT_ALL) {
+        return -1;
+    }
+
+    mask = llo_redact_masks[mode];
+    live = 0;
+
+    for (k = 0; k < LLO_PII_N; k++) {
+        if (!((mask >> k) & 1)) {
+            continue;
+        }
+
+        rc = llo_pii_next(k, in, len, 0, &ms[k], &me[k]);
+        if (rc < 0) {
+            return -1;
+        }
+
+        live |= (unsigned) rc << k;
+    }
+
+    o = out;
+    pos = 0;
+
+    while (live) {
+        best = -1;
+
+        for (k = 0; k < LLO_PII_N; k++) {
+            if (((live >> k) & 1)
+                && (best < 0 || ms[k] < ms[best]
+                    || (ms[k] == ms[best] && me[k] > me[best])))
+            {
+                best = k;
+            }
+        }
+
+        n = ms[best] - pos;
+        memcpy(o, in + pos, n);
+        o += n;
+
+        n = strlen(llo_pii[best].marker);
+        memcpy(o, llo_pii[best].marker, n);
+        o += n;
+
+        if (changed) {
+            changed->n[best]++;
+            changed->total++;
+        }
+
+        end = me[best];
+
+        do {
+            grew = 0;
+
+            for (k = 0; k < LLO_PII_N; k++) {
+                while (((live >> k) & 1) && ms[k] < end) {
+                    if (me[k] > end) {
+                        end = me[k];
+                        grew = 1;
+                    }
+
+                    rc = llo_pii_next(k, in, len, me[k], &ms[k], &me[k]);
+                    if (rc < 0) {
+                        return -1;
+                    }
+
+                    if (rc == 0) {
+                        live &= ~(1u << k);
+                    }
+                }
+            }
+
+        } while (grew);
+
+        pos = end;
+    }
+
+    /* in may be NULL when len is 0 */
+    if (pos < len) {
+        memcpy(o, in + pos, len - pos);
+        o += len - pos;
+    }
+
+    *out_len = (size_t) (o - out);
+
+    return 0;
 }

@@ -1,13 +1,15 @@
 /*
- * llm-observer PII and secret detectors.  Plain C and PCRE2, no nginx or
- * libpq types: the rules' pii_leak asks whether a text holds any.
+ * llm-observer PII and secret detectors, and a redactor made of them.
+ * Plain C and PCRE2, no nginx or libpq types: the rules' pii_leak asks
+ * whether a text holds any, the redactor replaces each with a marker.
  *
  * A detector is a pattern (PCRE2, UTF, compiled once with JIT) and, where
  * a pattern alone would be wrong too often, a check of what it matched:
  * card numbers pass Luhn, IBANs their mod-97 check digits, phone numbers
  * have 9 to 15 digits and are not dates or IPv4 addresses.  Every pattern
- * matches ASCII only, so a match's bounds are character boundaries.
- * Invalid UTF-8 in a text is no error: it just matches nothing.
+ * matches ASCII only, so a match's bounds are character boundaries and a
+ * marker in its place keeps valid UTF-8 valid.  Invalid UTF-8 in a text
+ * is no error: it just matches nothing.
  *
  * Threads: the patterns are compiled once for the process; each thread
  * that scans keeps one small match data of its own.
@@ -29,7 +31,7 @@ typedef enum {
     LLO_PII_IBAN,
     LLO_PII_SECRET,             /* API keys of known shapes */
     LLO_PII_JWT,
-    LLO_PII_PRIVATE_KEY,        /* a PEM private key's header */
+    LLO_PII_PRIVATE_KEY,        /* a PEM private key, header to END */
     LLO_PII_N
 } llo_pii_kind_e;
 
@@ -77,6 +79,51 @@ typedef int (*llo_pii_match_pt)(void *data, int kind, size_t start,
  */
 int llo_pii_scan(const char *s, size_t len, unsigned mask,
     llo_pii_match_pt cb, void *data);
+
+
+/* -- the redactor ---------------------------------------------------------- */
+
+
+typedef enum {
+    LLO_REDACT_OFF = 0,         /* the text as it is */
+    LLO_REDACT_PII,             /* email, phone, card, iban */
+    LLO_REDACT_SECRETS,         /* secret, jwt, private_key */
+    LLO_REDACT_ALL              /* both */
+} llo_redact_mode_e;
+
+
+/* what one llo_redact() replaced: markers written, per detector */
+
+typedef struct {
+    unsigned            n[LLO_PII_N];
+    unsigned            total;
+} llo_redact_count_t;
+
+
+/* "off", "pii", "secrets", "all" (the evaluator's config): the mode, or
+ * -1 for another word */
+int llo_redact_mode(const char *word);
+
+/* the name of a mode, NULL out of range */
+const char *llo_redact_mode_name(int mode);
+
+/* the bytes llo_redact() may write for len bytes of input */
+size_t llo_redact_bound(size_t len);
+
+/*
+ * in[0..len) into out (llo_redact_bound(len) bytes), *out_len set, with
+ * each match of the mode's detectors replaced by its marker: [EMAIL],
+ * [PHONE], [CARD], [IBAN], [SECRET], [JWT], [PRIVATE_KEY].  Matches that
+ * overlap are one marker over all their bytes, named after the one that
+ * starts first (the longest of those, then the first detector); matches
+ * that only touch stay two.  changed (may be NULL) counts the markers.
+ *
+ * 0, or -1 when the patterns cannot be compiled or memory ran out: then
+ * out holds nothing the caller may store (it must not keep the text
+ * unredacted).
+ */
+int llo_redact(int mode, const char *in, size_t len, char *out,
+    size_t *out_len, llo_redact_count_t *changed);
 
 
 #endif /* _LLO_PII_H_INCLUDED_ */
