@@ -245,12 +245,22 @@ static const llo_path_map_t  llo_resp_gemini[] = {
     llo_pm("stream_options", LLO_F_REQ_OPTIONS),                              \
     llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE)
 
-/* every string of a message is counted (tiktoken's cookbook) */
+/*
+ * Every string of a message is counted (tiktoken's cookbook).  Each API
+ * also says what output its requests ask for (llo_req_t's
+ * response_format): JSON, a JSON schema's top-level required keys (not
+ * those of its properties), tools.
+ */
 
 static const llo_path_map_t  llo_req_chat[] = {
     llo_req_common,
     llo_pm("max_tokens", LLO_F_REQ_MAX),
     llo_pm("max_completion_tokens", LLO_F_REQ_MAX),
+    llo_pm("response_format.type", LLO_F_REQ_FORMAT),
+    llo_pm("response_format.json_schema.schema.required[]",
+           LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
+    llo_pm("functions[]", LLO_F_REQ_TOOL),
     llo_pm("messages[]", LLO_F_REQ_MSG),
     llo_pm("messages[].content", LLO_F_REQ_TEXT),
     llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
@@ -279,6 +289,9 @@ static const llo_path_map_t  llo_req_embeddings[] = {
 static const llo_path_map_t  llo_req_responses[] = {
     llo_req_common,
     llo_pm("max_output_tokens", LLO_F_REQ_MAX),
+    llo_pm("text.format.type", LLO_F_REQ_FORMAT),
+    llo_pm("text.format.schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm("instructions", LLO_F_REQ_INSTR),
     llo_pm("input", LLO_F_REQ_INPUT),
     llo_pm("input[]", LLO_F_REQ_MSG),
@@ -288,9 +301,14 @@ static const llo_path_map_t  llo_req_responses[] = {
     llo_pm_end
 };
 
+/* output_format: Anthropic's structured outputs */
+
 static const llo_path_map_t  llo_req_messages[] = {
     llo_req_common,
     llo_pm("max_tokens", LLO_F_REQ_MAX),
+    llo_pm("output_format.type", LLO_F_REQ_FORMAT),
+    llo_pm("output_format.schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm("system", LLO_F_REQ_TEXT),
     llo_pm("system[].text", LLO_F_REQ_TEXT),
     llo_pm("messages[]", LLO_F_REQ_MSG),
@@ -302,18 +320,30 @@ static const llo_path_map_t  llo_req_messages[] = {
 /*
  * The model and streaming are in Gemini's URI, not its body; its JSON
  * parser takes proto field names too, and Google's own examples use both
- * spellings.
+ * spellings: llo_pgc() gives a key of generationConfig in all four.  A
+ * schema is responseSchema (OpenAPI's subset) or responseJsonSchema.
  */
+
+#define llo_pgc(camel, proto, f)                                              \
+    llo_pm("generationConfig." camel, f),                                     \
+    llo_pm("generationConfig." proto, f),                                     \
+    llo_pm("generation_config." camel, f),                                    \
+    llo_pm("generation_config." proto, f)
 
 static const llo_path_map_t  llo_req_gemini[] = {
     llo_pm("contents[]", LLO_F_REQ_MSG),
     llo_pm("contents[].parts[].text", LLO_F_REQ_TEXT),
     llo_pm("systemInstruction.parts[].text", LLO_F_REQ_TEXT),
     llo_pm("system_instruction.parts[].text", LLO_F_REQ_TEXT),
-    llo_pm("generationConfig.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generationConfig.max_output_tokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.max_output_tokens", LLO_F_REQ_MAX),
+    llo_pgc("maxOutputTokens", "max_output_tokens", LLO_F_REQ_MAX),
+    llo_pgc("responseMimeType", "response_mime_type", LLO_F_REQ_MIME),
+    llo_pgc("responseSchema", "response_schema", LLO_F_REQ_SCHEMA),
+    llo_pgc("responseSchema.required[]", "response_schema.required[]",
+            LLO_F_REQ_REQUIRED),
+    llo_pgc("responseJsonSchema", "response_json_schema", LLO_F_REQ_SCHEMA),
+    llo_pgc("responseJsonSchema.required[]",
+            "response_json_schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm_end
 };
 

@@ -98,6 +98,11 @@ typedef enum {
     LLO_F_REQ_PROMPT,           /* a prompt string or a token id */
     LLO_F_REQ_INSTR,            /* Responses "instructions" */
     LLO_F_REQ_INPUT,            /* Responses "input" as a string */
+    LLO_F_REQ_FORMAT,           /* the output format's "type" */
+    LLO_F_REQ_MIME,             /* Gemini responseMimeType */
+    LLO_F_REQ_SCHEMA,           /* Gemini: a response schema starts */
+    LLO_F_REQ_REQUIRED,         /* a required key of the output schema */
+    LLO_F_REQ_TOOL,             /* a declared tool (an object) starts */
 
     LLO_F_MAX
 } llo_path_field_e;

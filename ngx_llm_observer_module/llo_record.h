@@ -82,13 +82,15 @@
     X(KEY_NAME,              "key_name",                TEXT)                \
     X(KEY_TEAM,              "key_team",                TEXT)                \
     X(REFUSED,               "refused",                 TEXT)                \
-    X(KEY_SET,               "key_set",                 NONE)
+    X(KEY_SET,               "key_set",                 NONE)                \
+    X(RESPONSE_FORMAT,       "response_format",         TEXT)
 
 /*
  * API: chat, responses, messages, ...; ENCODING: the tokenizer's
  * encoding, when used; KEY_NAME: the API key's name= (never the key);
  * REFUSED: why the module refused the call; KEY_SET: LLO_KIND_KEYS only,
- * the key set, a line per key (llo_key_describe()).
+ * the key set, a line per key (llo_key_describe()); RESPONSE_FORMAT: the
+ * output the request asked for (llo_req_t's, see llo_parse.h).
  */
 
 /*
