@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <pcre2.h>
+#include <yajl/yajl_parse.h>
 
 #include "llo_pii.h"
 #include "llo_rules.h"
@@ -82,6 +83,7 @@ typedef struct {
     int                 on_prompt;      /* regex: 1 prompt, 0 response */
     unsigned            detect;         /* pii_leak: bit per detector */
     int64_t             min_letters;    /* language_mismatch */
+    int64_t             fences;         /* invalid_json: 1 on, 0 off */
 } llo_rule_t;
 
 
@@ -104,7 +106,8 @@ typedef enum {
     LLO_P_LANGUAGES,
     LLO_P_PATTERN,
     LLO_P_TARGET,
-    LLO_P_DETECT
+    LLO_P_DETECT,
+    LLO_P_SWITCH            /* on or off, kept as 1 or 0 */
 } llo_param_type_e;
 
 
@@ -154,6 +157,8 @@ static const llo_param_t  llo_params[] = {
       "a quoted PCRE2 pattern" },
     { "on", llo_kind(LLO_RULE_REGEX), LLO_P_TARGET, 0, 0, 0,
       "prompt or response" },
+    { "fences", llo_kind(LLO_RULE_INVALID_JSON), LLO_P_SWITCH, 0, 0,
+      llo_off(fences), "on or off" },
     { NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -161,7 +166,7 @@ static const llo_param_t  llo_params[] = {
 static const char  *llo_kinds[LLO_RULE_KINDS] = {
     "empty_response", "too_short", "refusal", "truncated",
     "upstream_error", "repetition", "latency_slo", "regex", "pii_leak",
-    "prompt_injection", "language_mismatch"
+    "prompt_injection", "language_mismatch", "invalid_json"
 };
 
 static const char  *llo_severities[] = { "info", "warning", "critical" };
@@ -252,6 +257,7 @@ static int llo_rules_fail(llo_rparse_t *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int llo_rules_int(const char *s, int64_t *v);
 static int llo_pii_first(void *data, int kind, size_t start, size_t end);
+static int llo_json_invalid(const llo_rule_t *r, const llo_rules_call_t *c);
 static int llo_script(const llo_rules_str_t *s, int64_t min_letters);
 static int llo_rules_ratio(const char *s, int64_t *permille);
 static int llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r,
@@ -576,6 +582,7 @@ llo_rules_rule(llo_rparse_t *p, llo_rules_t *rules)
     r->ttft_ms = -1;
     r->total_ms = -1;
     r->min_letters = 20;
+    r->fences = 1;
 
     for ( ;; ) {
         t = &p->toks[p->pos];
@@ -729,6 +736,14 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
     case LLO_P_TARGET:
         if (strcmp(v, "prompt") == 0 || strcmp(v, "response") == 0) {
             r->on_prompt = v[0] == 'p';
+            return 0;
+        }
+
+        break;
+
+    case LLO_P_SWITCH:
+        if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+            *(int64_t *) ((char *) r + pm->offset) = v[1] == 'n';
             return 0;
         }
 
@@ -1203,6 +1218,22 @@ llo_call_answered(const llo_rules_call_t *c)
 }
 
 
+/* the answer stopped before its end: the model's limit, or the stream's */
+
+static int
+llo_call_truncated(const llo_rules_call_t *c)
+{
+    const llo_rules_str_t  *s;
+
+    s = &c->finish_reason;
+
+    return c->incomplete || c->cut
+           || (s->len == 6 && memcmp(s->data, "length", 6) == 0)
+           || (s->len == 10 && (memcmp(s->data, "max_tokens", 10) == 0
+                                || memcmp(s->data, "MAX_TOKENS", 10) == 0));
+}
+
+
 /* text with something else than white space */
 
 static int
@@ -1467,13 +1498,10 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
                && rc != k;
 
     case LLO_RULE_TRUNCATED:
-        s = &c->finish_reason;
+        return llo_call_truncated(c);
 
-        return c->incomplete || c->cut
-               || (s->len == 6 && memcmp(s->data, "length", 6) == 0)
-               || (s->len == 10 && (memcmp(s->data, "max_tokens", 10) == 0
-                                    || memcmp(s->data, "MAX_TOKENS", 10)
-                                       == 0));
+    case LLO_RULE_INVALID_JSON:
+        return llo_json_invalid(r, c);
 
     case LLO_RULE_UPSTREAM_ERROR:
         /* the module's own refusals are not the upstream's errors */
@@ -1506,6 +1534,254 @@ static int
 llo_pii_first(void *data, int kind, size_t start, size_t end)
 {
     return 1;
+}
+
+
+/* -- invalid_json ---------------------------------------------------------- */
+
+
+/*
+ * What the request asked for, from its response_format words: 0 nothing
+ * to check (text, tools alone), 1 JSON, 2 a JSON schema; a schema's
+ * required keys ("k1,k2") in *keys, *nkeys bytes.
+ */
+
+static int
+llo_json_asked(const llo_rules_str_t *f, const char **keys, size_t *nkeys)
+{
+    int          asked;
+    size_t       i, n;
+    const char  *w;
+
+    asked = 0;
+    *keys = NULL;
+    *nkeys = 0;
+
+    for (i = 0; i < f->len; i = (size_t) (w - f->data) + n + 1) {
+        w = f->data + i;
+
+        for (n = 0; i + n < f->len && w[n] != ' '; n++) {
+            /* void */
+        }
+
+        if (n == 11 && memcmp(w, "json_object", 11) == 0) {
+            asked = asked ? asked : 1;
+
+        } else if (n >= 11 && memcmp(w, "json_schema", 11) == 0
+                   && (n == 11 || w[11] == ':'))
+        {
+            asked = 2;
+
+            if (n > 12) {
+                *keys = w + 12;
+                *nkeys = n - 12;
+            }
+        }
+    }
+
+    return asked;
+}
+
+
+/*
+ * The text inside a markdown fence, as models wrap JSON: "```" and an
+ * optional info string ("json") on the first line, "```" at the end;
+ * white space around it.  s unchanged without both fences.
+ */
+
+static void
+llo_json_unfence(const char **s, size_t *len)
+{
+    const char  *p, *e, *nl;
+
+    p = *s;
+    e = *s + *len;
+
+    while (p < e && isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    while (e > p && isspace((unsigned char) e[-1])) {
+        e--;
+    }
+
+    if (e - p < 6 || memcmp(p, "```", 3) != 0 || memcmp(e - 3, "```", 3) != 0)
+    {
+        return;
+    }
+
+    p += 3;
+    e -= 3;
+
+    /* the info string runs to the end of the first line; on one line,
+     * "```json{...}```", it is the letters before the JSON */
+    nl = memchr(p, '\n', (size_t) (e - p));
+
+    if (nl != NULL) {
+        p = nl + 1;
+
+    } else {
+        while (p < e && isalpha((unsigned char) *p)) {
+            p++;
+        }
+    }
+
+    *s = p;
+    *len = (size_t) (e - p);
+}
+
+
+/* the top-level keys seen, for a schema's required ones */
+
+typedef struct {
+    int                 depth;
+    int                 object;         /* the top level is an object */
+    const char         *keys;           /* "k1,k2" */
+    size_t              nkeys;
+    uint64_t            seen;           /* bit per required key */
+} llo_json_check_t;
+
+
+static int
+llo_json_start_map(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->object |= j->depth == 0;
+    j->depth++;
+
+    return 1;
+}
+
+
+static int
+llo_json_start_array(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->depth++;
+
+    return 1;
+}
+
+
+static int
+llo_json_end(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->depth--;
+
+    return 1;
+}
+
+
+static int
+llo_json_key(void *ctx, const unsigned char *key, size_t len)
+{
+    int                k;
+    size_t             i, n;
+    llo_json_check_t  *j;
+
+    j = ctx;
+
+    if (j->depth != 1) {
+        return 1;
+    }
+
+    for (i = 0, k = 0; i < j->nkeys && k < 64; i += n + 1, k++) {
+        for (n = 0; i + n < j->nkeys && j->keys[i + n] != ','; n++) {
+            /* void */
+        }
+
+        if (n == len && memcmp(j->keys + i, key, len) == 0) {
+            j->seen |= 1ULL << k;
+        }
+    }
+
+    return 1;
+}
+
+
+static const yajl_callbacks  llo_json_callbacks = {
+    NULL, NULL, NULL, NULL, NULL, NULL,
+    llo_json_start_map, llo_json_key, llo_json_end,
+    llo_json_start_array, llo_json_end
+};
+
+
+/*
+ * A successful answer with text, not cut short (that is truncated's to
+ * say), to a request that asked for JSON: the text, unfenced, does not
+ * parse, or a schema's required key is not a key of the top-level object.
+ */
+
+static int
+llo_json_invalid(const llo_rule_t *r, const llo_rules_call_t *c)
+{
+    int                asked, want;
+    size_t             len, i;
+    const char        *text;
+    yajl_handle        h;
+    yajl_status        st;
+    llo_json_check_t   j;
+
+    asked = llo_json_asked(&c->response_format, &j.keys, &j.nkeys);
+
+    if (asked == 0 || !llo_call_answered(c) || !llo_has_text(&c->response)
+        || llo_call_truncated(c) || c->response_truncated)
+    {
+        return 0;
+    }
+
+    text = c->response.data;
+    len = c->response.len;
+
+    if (r->fences) {
+        llo_json_unfence(&text, &len);
+    }
+
+    j.depth = 0;
+    j.object = 0;
+    j.seen = 0;
+
+    h = yajl_alloc(&llo_json_callbacks, NULL, &j);
+    if (h == NULL) {
+        /* out of memory says nothing about the answer */
+        return 0;
+    }
+
+    st = yajl_parse(h, (const unsigned char *) text, len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    yajl_free(h);
+
+    if (st != yajl_status_ok) {
+        return 1;
+    }
+
+    if (asked == 1 || j.nkeys == 0) {
+        return 0;
+    }
+
+    if (!j.object) {
+        return 1;
+    }
+
+    /* every key listed (the field holds fewer than 64) */
+    for (i = 0, want = 1; i < j.nkeys; i++) {
+        want += j.keys[i] == ',';
+    }
+
+    want = want > 64 ? 64 : want;
+
+    return j.seen != (want == 64 ? ~0ULL : (1ULL << want) - 1);
 }
 
 
