@@ -85,6 +85,7 @@ typedef enum {
     LLO_F_A_CR,                 /* cache_read_input_tokens */
     LLO_F_G_CAND,               /* Gemini candidatesTokenCount */
     LLO_F_G_THOUGHTS,           /* thoughtsTokenCount */
+    LLO_F_TOOL_CALL,            /* the answer calls a tool */
 
     LLO_F_REQ_MODEL,
     LLO_F_REQ_STREAM,

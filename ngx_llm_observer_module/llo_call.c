@@ -277,6 +277,10 @@ llo_call_record(const llo_call_in_t *in, const llo_call_t *c,
             flags |= LLO_FLAG_RESP_TRUNC;
         }
 
+        if (rs->tool_calls) {
+            flags |= LLO_FLAG_TOOL_CALLS;
+        }
+
         if (in->gzip) {
             flags |= LLO_FLAG_GZIP;
         }

@@ -1402,6 +1402,10 @@ llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
             llo_mstr_set(&r->error_message, v, len);
             return;
 
+        case LLO_F_TOOL_CALL:
+            r->tool_calls = 1;
+            return;
+
         default:
             break;
         }

@@ -147,6 +147,7 @@ typedef struct {
                                            message_stop, response.completed
                                            (.incomplete, .failed), a Gemini
                                            finishReason; or the JSON closed */
+    unsigned            tool_calls:1;   /* the answer called a tool */
     char                error[LLO_ERR_LEN];
 } llo_resp_t;
 

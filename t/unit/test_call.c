@@ -283,6 +283,14 @@ START_TEST(test_record)
     ck_assert_int_eq(memcmp(s->data, "json_object tools", 17), 0);
     llo_t_rq.response_format.set = 0;
 
+    /* the answer's tool calls: a flag */
+    ck_assert_int_eq(rec.num[LLO_N_FLAGS] & LLO_FLAG_TOOL_CALLS, 0);
+    llo_t_rs.tool_calls = 1;
+    memset(&rec, 0, sizeof(llo_rec_t));
+    llo_call_record(&llo_t_in, &c, &rec, err, sizeof(err));
+    ck_assert(rec.num[LLO_N_FLAGS] & LLO_FLAG_TOOL_CALLS);
+    llo_t_rs.tool_calls = 0;
+
     /* a stream that ended without its end, not cut: incomplete */
     llo_t_in.cut = 0;
     llo_t_rq.error[0] = '\0';

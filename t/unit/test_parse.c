@@ -625,6 +625,7 @@ llo_t_resp_diff(const llo_resp_t *a, const llo_resp_t *b, int flags,
     llo_t_num_diff(events);
     llo_t_num_diff(usage);
     llo_t_num_diff(done);
+    llo_t_num_diff(tool_calls);
     llo_t_num_diff(text.truncated);
 
     if (flags & LLO_T_CMP_SKIMMED) {
@@ -3083,6 +3084,11 @@ llo_t_prov_diff(const llo_t_prov_t *pv, const llo_resp_t *r,
         return -1;
     }
 
+    if ((int64_t) r->tool_calls != llo_t_meta_int(m, "tool_calls", 0)) {
+        snprintf(why, size, "tool_calls: %u", (unsigned) r->tool_calls);
+        return -1;
+    }
+
     if (finish_end < 0) {
         finish_end = llo_t_meta_int(m, "finish_end", 0);
     }
@@ -3909,6 +3915,92 @@ END_TEST
 
 
 /* the finish event is the last and the body ends without its blank line */
+
+/*
+ * Whether the answer called a tool, in each API, streamed or not, and
+ * with the skimmer on: a chat stream's tool call chunks come after text
+ * chunks the skimmer has learned, and must still reach yajl.
+ */
+
+START_TEST(test_tool_calls)
+{
+    int           k, skim;
+    size_t        len, split;
+    llo_resp_t    r;
+    const char   *body;
+
+    static const struct {
+        int          api;
+        int          body;
+        const char  *data;
+        int          tool_calls;
+    } cases[] = {
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\","
+          "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+          "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+          "\"finish_reason\":\"tool_calls\"}]}", 1 },
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"function_call\":{\"name\":\"f\",\"arguments\":"
+          "\"{}\"}}}]}", 1 },
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"content\":\"get_weather\",\"tool_calls\":[]}}]}",
+          0 },
+        { LLO_API_CHAT, LLO_BODY_SSE,
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"Let me\"}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\" check.\"}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+          "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+          "\"arguments\":\"\"}}]}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+          "{\"arguments\":\"{\\\"city\\\":1}\"}}]}}]}\n\n"
+          "data: [DONE]\n\n", 1 },
+        { LLO_API_CHAT, LLO_BODY_SSE,
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"No tools\"}}]}\n\n"
+          "data: [DONE]\n\n", 0 },
+        { LLO_API_RESPONSES, LLO_BODY_JSON, "{\"id\":\"r\",\"output\":[{\"type\":"
+          "\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
+          "\"arguments\":\"{}\"}],\"status\":\"completed\"}", 1 },
+        { LLO_API_MESSAGES, LLO_BODY_JSON, "{\"id\":\"msg\",\"type\":"
+          "\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Sure.\"},"
+          "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\","
+          "\"input\":{}}]}", 1 },
+        { LLO_API_MESSAGES, LLO_BODY_JSON, "{\"id\":\"msg\",\"type\":"
+          "\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Sure.\"}]}",
+          0 },
+        { LLO_API_GEMINI, LLO_BODY_JSON, "{\"candidates\":[{\"content\":"
+          "{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{}}}]}}]}",
+          1 },
+        { LLO_API_GEMINI, LLO_BODY_JSON, "{\"candidates\":[{\"content\":"
+          "{\"parts\":[{\"text\":\"functionCall\"}]}}]}", 0 },
+        { 0, 0, NULL, 0 }
+    };
+
+    for (k = 0; cases[k].data; k++) {
+        body = cases[k].data;
+        len = strlen(body);
+
+        for (skim = 0; skim < 2; skim++) {
+            for (split = 0; split <= len; split += 7) {
+                llo_t_resp_run_api(cases[k].api, (const uint8_t *) body, len,
+                                   cases[k].body, 0, 4096, skim, split,
+                                   split % 3, NULL, &r);
+                ck_assert_msg(r.error[0] == '\0', "%s: %s", body, r.error);
+                ck_assert_msg(r.tool_calls == (unsigned) cases[k].tool_calls,
+                              "%s (skim %d, split %zu): tool_calls %u",
+                              body, skim, split, (unsigned) r.tool_calls);
+                llo_t_resp_free(&r);
+            }
+        }
+    }
+}
+END_TEST
+
 
 START_TEST(test_finish_end_unterminated)
 {
@@ -4988,6 +5080,7 @@ llo_t_suite(void)
     tcase_add_test(tc, test_anthropic_cumulative);
     tcase_add_test(tc, test_gemini_cumulative);
     tcase_add_test(tc, test_finish_end_unterminated);
+    tcase_add_test(tc, test_tool_calls);
     tcase_add_test(tc, test_unknown_api);
     suite_add_tcase(s, tc);
 
