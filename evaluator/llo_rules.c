@@ -1557,7 +1557,7 @@ llo_json_asked(const llo_rules_str_t *f, const char **keys, size_t *nkeys)
     *keys = NULL;
     *nkeys = 0;
 
-    for (i = 0; i < f->len; i = (size_t) (w - f->data) + n + 1) {
+    for (i = 0; i < f->len; i += n + 1) {
         w = f->data + i;
 
         for (n = 0; i + n < f->len && w[n] != ' '; n++) {

@@ -3963,8 +3963,8 @@ START_TEST(test_tool_calls)
           "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
           "\"delta\":{\"content\":\"No tools\"}}]}\n\n"
           "data: [DONE]\n\n", 0 },
-        { LLO_API_RESPONSES, LLO_BODY_JSON, "{\"id\":\"r\",\"output\":[{\"type\":"
-          "\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
+        { LLO_API_RESPONSES, LLO_BODY_JSON, "{\"id\":\"r\",\"output\":"
+          "[{\"type\":\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
           "\"arguments\":\"{}\"}],\"status\":\"completed\"}", 1 },
         { LLO_API_MESSAGES, LLO_BODY_JSON, "{\"id\":\"msg\",\"type\":"
           "\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Sure.\"},"

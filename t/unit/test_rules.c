@@ -659,20 +659,49 @@ END_TEST
 /*
  * LLO_BENCH=1: every rule of the shipped file on ~1 KB answers, one
  * core; records per second (not a test: the figures go to
- * docs/BENCHMARKS.md).
+ * docs/BENCHMARKS.md).  Once on prose, once on a JSON answer to a
+ * request that asked for a schema, which invalid_json parses.
  */
+
+static void
+llo_b_score(const llo_rules_t *r, const llo_rules_call_t *c,
+    const char *what)
+{
+    size_t            i, n;
+    double            s;
+    uint64_t          sum;
+    llo_verdict_t     v;
+    struct timespec   t0, t1;
+
+    n = 200000;
+    sum = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (i = 0; i < n; i++) {
+        llo_rules_score(r, c, 3, &v);
+        sum += (uint64_t) v.score;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    s = (double) (t1.tv_sec - t0.tv_sec)
+        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    printf("bench: %zu rules on %zu-byte %s: %.0f records/s "
+           "(%.2f us each; score sum %llu)\n", llo_rules_count(r),
+           c->response.len, what, n / s, s * 1e6 / n,
+           (unsigned long long) sum);
+}
+
 
 static void
 llo_b_rules(void)
 {
-    char               text[1100];
+    char               text[1100], json[1100];
     size_t             i, n;
-    double             s;
     llo_rules_t       *r;
-    llo_verdict_t      v;
-    struct timespec    t0, t1;
     llo_rules_call_t   c;
-    uint64_t           sum;
 
     static const char  *words[] = { "the", "model", "answers", "with",
         "a", "clear", "and", "useful", "explanation", "of", "how",
@@ -692,25 +721,24 @@ llo_b_rules(void)
 
     llo_t_call(&c, text);
     c.completion_tokens = 200;
+    llo_b_score(r, &c, "answers");
 
-    n = 200000;
-    sum = 0;
+    /* {"items":[{"id":0,"word":"the","ok":true},...],"count":N} */
+    n = (size_t) snprintf(json, sizeof(json), "{\"items\":[");
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    for (i = 0; i < n; i++) {
-        llo_rules_score(r, &c, 3, &v);
-        sum += (uint64_t) v.score;
+    for (i = 0; n + 64 < 1024; i++) {
+        n += (size_t) snprintf(json + n, sizeof(json) - n, "%s{\"id\":%zu,"
+                               "\"word\":\"%s\",\"ok\":true}",
+                               i ? "," : "", i, words[i % 17]);
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    (void) snprintf(json + n, sizeof(json) - n, "],\"count\":%zu}", i);
 
-    s = (double) (t1.tv_sec - t0.tv_sec)
-        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-    printf("bench: %zu rules on %zu-byte answers: %.0f records/s "
-           "(%.2f us each; score sum %llu)\n", llo_rules_count(r),
-           strlen(text), n / s, s * 1e6 / n, (unsigned long long) sum);
+    llo_t_call(&c, json);
+    c.completion_tokens = 200;
+    c.response_format.data = "json_schema:items,count";
+    c.response_format.len = strlen(c.response_format.data);
+    llo_b_score(r, &c, "JSON answers, a schema asked");
 
     llo_rules_free(r);
 }
