@@ -337,6 +337,7 @@ llo_pg_calls_since(llo_pg_t *pg, int64_t seconds, llo_pg_call_pt cb,
         "r.key_team, r.prompt_text, r.response_text, r.finish_reason, "
         "r.error_type, r.status, r.max_tokens, r.completion_tokens, "
         "r.ttft_ms, r.latency_ms, r.incomplete, r.cut, r.refused, "
+        "r.response_format, r.response_truncated, "
         "e.version, e.score, e.label, e.flagged, "
         "(SELECT string_agg(f->>'rule', ' ') "
         "FROM jsonb_array_elements(e.details->'fired') f) "

@@ -57,6 +57,7 @@ static const llo_rec_field_t  llo_rec_fields[] = {
     { "incomplete", LLO_REC_BOOL, 0 },
     { "cut", LLO_REC_BOOL, 1 },
     { "refused", LLO_REC_BOOL, 2 },
+    { "response_truncated", LLO_REC_BOOL, 3 },
     { NULL, 0, 0 }
 };
 
@@ -272,8 +273,11 @@ llo_rules_record(void *yajl_object, llo_rules_call_t *call, char *err,
             } else if (f->offset == 1) {
                 call->cut = YAJL_IS_TRUE(v);
 
-            } else {
+            } else if (f->offset == 2) {
                 call->refused = YAJL_IS_TRUE(v);
+
+            } else {
+                call->response_truncated = YAJL_IS_TRUE(v);
             }
 
             break;
@@ -768,6 +772,7 @@ llo_cli_call(PGresult *res, int row, llo_rules_call_t *call)
         { LLO_PG_CALL_RESPONSE, llo_call_off(response) },
         { LLO_PG_CALL_FINISH, llo_call_off(finish_reason) },
         { LLO_PG_CALL_ERROR_TYPE, llo_call_off(error_type) },
+        { LLO_PG_CALL_RESPONSE_FORMAT, llo_call_off(response_format) },
     }, nums[] = {
         { LLO_PG_CALL_STATUS, llo_call_off(status) },
         { LLO_PG_CALL_MAX_TOKENS, llo_call_off(max_tokens) },
@@ -798,6 +803,8 @@ llo_cli_call(PGresult *res, int row, llo_rules_call_t *call)
     call->incomplete = PQgetvalue(res, row, LLO_PG_CALL_INCOMPLETE)[0] == 't';
     call->cut = PQgetvalue(res, row, LLO_PG_CALL_CUT)[0] == 't';
     call->refused = PQgetlength(res, row, LLO_PG_CALL_REFUSED) > 0;
+    call->response_truncated =
+        PQgetvalue(res, row, LLO_PG_CALL_RESPONSE_TRUNCATED)[0] == 't';
 }
 
 

@@ -207,6 +207,7 @@ llo_verdict_call(const llo_rec_t *rec, llo_rules_call_t *call)
     llo_verdict_str(rec, LLO_S_RESPONSE_TEXT, &call->response);
     llo_verdict_str(rec, LLO_S_FINISH_REASON, &call->finish_reason);
     llo_verdict_str(rec, LLO_S_ERROR_TYPE, &call->error_type);
+    llo_verdict_str(rec, LLO_S_RESPONSE_FORMAT, &call->response_format);
 
     /* the model that answered, else the one asked for */
     llo_verdict_str(rec, LLO_S_RESPONSE_MODEL, &call->model);
@@ -230,6 +231,7 @@ llo_verdict_call(const llo_rec_t *rec, llo_rules_call_t *call)
 
     call->incomplete = (flags & LLO_FLAG_INCOMPLETE) != 0;
     call->cut = (flags & LLO_FLAG_CUT) != 0;
+    call->response_truncated = (flags & LLO_FLAG_RESP_TRUNC) != 0;
 
     s = llo_rec_get_str(rec, LLO_S_REFUSED);
     call->refused = llo_rec_has_str(rec, LLO_S_REFUSED) && s->len > 0;

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include <pcre2.h>
+#include <yajl/yajl_parse.h>
 
+#include "llo_pii.h"
 #include "llo_rules.h"
 #include "llo_rules_cache.h"
 
@@ -81,6 +83,7 @@ typedef struct {
     int                 on_prompt;      /* regex: 1 prompt, 0 response */
     unsigned            detect;         /* pii_leak: bit per detector */
     int64_t             min_letters;    /* language_mismatch */
+    int64_t             fences;         /* invalid_json: 1 on, 0 off */
 } llo_rule_t;
 
 
@@ -103,7 +106,8 @@ typedef enum {
     LLO_P_LANGUAGES,
     LLO_P_PATTERN,
     LLO_P_TARGET,
-    LLO_P_DETECT
+    LLO_P_DETECT,
+    LLO_P_SWITCH            /* on or off, kept as 1 or 0 */
 } llo_param_type_e;
 
 
@@ -153,6 +157,8 @@ static const llo_param_t  llo_params[] = {
       "a quoted PCRE2 pattern" },
     { "on", llo_kind(LLO_RULE_REGEX), LLO_P_TARGET, 0, 0, 0,
       "prompt or response" },
+    { "fences", llo_kind(LLO_RULE_INVALID_JSON), LLO_P_SWITCH, 0, 0,
+      llo_off(fences), "on or off" },
     { NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -160,7 +166,7 @@ static const llo_param_t  llo_params[] = {
 static const char  *llo_kinds[LLO_RULE_KINDS] = {
     "empty_response", "too_short", "refusal", "truncated",
     "upstream_error", "repetition", "latency_slo", "regex", "pii_leak",
-    "prompt_injection", "language_mismatch"
+    "prompt_injection", "language_mismatch", "invalid_json"
 };
 
 /*
@@ -230,46 +236,6 @@ static const struct {
 };
 
 
-/*
- * pii_leak: a pattern per detector, and a check of what it matched where
- * a pattern alone would be wrong too often (card numbers pass Luhn, IBANs
- * their mod-97 check digits, phone numbers have 9 to 15 digits).  The
- * patterns are compiled once, on first use.
- */
-
-typedef int (*llo_pii_check_pt)(const char *s, size_t len);
-
-static int llo_pii_phone(const char *s, size_t len);
-static int llo_pii_luhn(const char *s, size_t len);
-static int llo_pii_iban(const char *s, size_t len);
-
-static struct {
-    const char         *name;
-    const char         *pattern;
-    llo_pii_check_pt    check;
-    pcre2_code         *re;
-} llo_pii[] = {
-    { "email", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*"
-      "\\.[A-Za-z]{2,}", NULL, NULL },
-    { "phone", "(?<![\\w+])\\+?\\(?\\d[\\d ().-]{7,18}\\d(?![\\w])",
-      llo_pii_phone, NULL },
-    { "card", "(?<!\\d)\\d(?:[ -]?\\d){12,18}(?!\\d)", llo_pii_luhn,
-      NULL },
-    { "iban", "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}\\b", llo_pii_iban,
-      NULL },
-    { "secret", "\\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"
-      "|AIza[0-9A-Za-z_-]{35}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
-      "|xox[abprs]-[A-Za-z0-9-]{10,}|llo-[A-Za-z0-9_-]{43})", NULL, NULL },
-    { "jwt", "\\beyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}"
-      "\\.[A-Za-z0-9_-]{10,}", NULL, NULL },
-    { "private_key", "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
-      "PRIVATE KEY-----", NULL, NULL },
-    { NULL, NULL, NULL, NULL }
-};
-
-#define LLO_PII_ALL  0x7f
-
-
 /* prompt_injection: what injected instructions say, lowercase */
 
 static const char  *llo_injection[] = {
@@ -301,8 +267,8 @@ static int llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line);
 static int llo_rules_fail(llo_rparse_t *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int llo_rules_int(const char *s, int64_t *v);
-static int llo_pii_compile(void);
-static int llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s);
+static int llo_pii_first(void *data, int kind, size_t start, size_t end);
+static int llo_json_invalid(const llo_rule_t *r, const llo_rules_call_t *c);
 static int llo_script(const llo_rules_str_t *s, int64_t min_letters);
 static int llo_rules_ratio(const char *s, int64_t *permille);
 static int llo_rules_add_phrase(llo_rparse_t *p, llo_rule_t *r,
@@ -628,6 +594,7 @@ llo_rules_rule(llo_rparse_t *p, llo_rules_t *rules)
     r->ttft_ms = -1;
     r->total_ms = -1;
     r->min_letters = 20;
+    r->fences = 1;
 
     for ( ;; ) {
         t = &p->toks[p->pos];
@@ -786,6 +753,14 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
 
         break;
 
+    case LLO_P_SWITCH:
+        if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+            *(int64_t *) ((char *) r + pm->offset) = v[1] == 'n';
+            return 0;
+        }
+
+        break;
+
     case LLO_P_MATCH:
         for (a = 0; a < nargs; a++) {
             v = args[a].text;
@@ -850,13 +825,9 @@ llo_rules_param(llo_rparse_t *p, llo_rule_t *r, llo_rtok_t *name,
 
     case LLO_P_DETECT:
         for (a = 0; a < nargs; a++) {
-            for (k = 0; llo_pii[k].name; k++) {
-                if (strcmp(llo_pii[k].name, args[a].text) == 0) {
-                    break;
-                }
-            }
+            k = llo_pii_kind(args[a].text);
 
-            if (llo_pii[k].name == NULL) {
+            if (k < 0) {
                 return llo_rules_fail(p, args[a].line, "invalid value \"%s\" "
                                       "for detect in rule \"%s\" (expected "
                                       "%s)", args[a].text, r->name,
@@ -991,10 +962,7 @@ llo_rules_finish(llo_rparse_t *p, llo_rule_t *r, int line)
             r->detect = LLO_PII_ALL;
         }
 
-        /* one pair of offsets is all the detectors ask of a match */
-        r->md = pcre2_match_data_create(1, NULL);
-
-        if (r->md == NULL || llo_pii_compile() != 0) {
+        if (llo_pii_init() != 0) {
             return llo_rules_fail(p, line, "rule \"%s\": out of memory",
                                   r->name);
         }
@@ -1384,6 +1352,22 @@ llo_call_answered(const llo_rules_call_t *c)
 }
 
 
+/* the answer stopped before its end: the model's limit, or the stream's */
+
+static int
+llo_call_truncated(const llo_rules_call_t *c)
+{
+    const llo_rules_str_t  *s;
+
+    s = &c->finish_reason;
+
+    return c->incomplete || c->cut
+           || (s->len == 6 && memcmp(s->data, "length", 6) == 0)
+           || (s->len == 10 && (memcmp(s->data, "max_tokens", 10) == 0
+                                || memcmp(s->data, "MAX_TOKENS", 10) == 0));
+}
+
+
 /* text with something else than white space */
 
 static int
@@ -1635,7 +1619,9 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
         return 0;
 
     case LLO_RULE_PII_LEAK:
-        return llo_pii_found(r, &c->response);
+        /* the first match is enough */
+        return llo_pii_scan(c->response.data, c->response.len, r->detect,
+                            llo_pii_first, NULL) == 1;
 
     case LLO_RULE_LANGUAGE_MISMATCH:
         k = llo_script(&c->prompt, r->min_letters);
@@ -1646,13 +1632,10 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
                && rc != k;
 
     case LLO_RULE_TRUNCATED:
-        s = &c->finish_reason;
+        return llo_call_truncated(c);
 
-        return c->incomplete || c->cut
-               || (s->len == 6 && memcmp(s->data, "length", 6) == 0)
-               || (s->len == 10 && (memcmp(s->data, "max_tokens", 10) == 0
-                                    || memcmp(s->data, "MAX_TOKENS", 10)
-                                       == 0));
+    case LLO_RULE_INVALID_JSON:
+        return llo_json_invalid(r, c);
 
     case LLO_RULE_UPSTREAM_ERROR:
         /* the module's own refusals are not the upstream's errors */
@@ -1682,180 +1665,257 @@ llo_rule_fires(const llo_rule_t *r, llo_scoring_t *sc)
 
 
 static int
-llo_pii_compile(void)
+llo_pii_first(void *data, int kind, size_t start, size_t end)
 {
-    int          k, rc;
-    PCRE2_SIZE   off;
-
-    for (k = 0; llo_pii[k].name; k++) {
-        if (llo_pii[k].re != NULL) {
-            continue;
-        }
-
-        llo_pii[k].re = pcre2_compile((PCRE2_SPTR) llo_pii[k].pattern,
-                                      PCRE2_ZERO_TERMINATED,
-                                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                      &rc, &off, NULL);
-        if (llo_pii[k].re == NULL) {
-            return -1;
-        }
-
-        (void) pcre2_jit_compile(llo_pii[k].re, PCRE2_JIT_COMPLETE);
-    }
-
-    return 0;
+    return 1;
 }
 
 
-/* a match of a chosen detector that its check accepts */
+/* -- invalid_json ---------------------------------------------------------- */
+
+
+/*
+ * What the request asked for, from its response_format words: 0 nothing
+ * to check (text, tools alone), 1 JSON, 2 a JSON schema; a schema's
+ * required keys ("k1,k2") in *keys, *nkeys bytes.
+ */
 
 static int
-llo_pii_found(const llo_rule_t *r, const llo_rules_str_t *s)
+llo_json_asked(const llo_rules_str_t *f, const char **keys, size_t *nkeys)
 {
-    int          rc, k;
-    PCRE2_SIZE   start, *ov;
+    int          asked;
+    size_t       i, n;
+    const char  *w;
 
-    if (s->len == 0) {
-        return 0;
-    }
+    asked = 0;
+    *keys = NULL;
+    *nkeys = 0;
 
-    ov = pcre2_get_ovector_pointer(r->md);
+    for (i = 0; i < f->len; i += n + 1) {
+        w = f->data + i;
 
-    for (k = 0; llo_pii[k].name; k++) {
-        if (!((r->detect >> k) & 1) || llo_pii[k].re == NULL) {
-            continue;
+        for (n = 0; i + n < f->len && w[n] != ' '; n++) {
+            /* void */
         }
 
-        for (start = 0; start < s->len; ) {
-            rc = pcre2_match(llo_pii[k].re, (PCRE2_SPTR) s->data, s->len,
-                             start, 0, r->md, NULL);
+        if (n == 11 && memcmp(w, "json_object", 11) == 0) {
+            asked = asked ? asked : 1;
 
-            /* 0: the one pair of offsets was too few, but it is set */
-            if (rc < 0) {
-                break;
+        } else if (n >= 11 && memcmp(w, "json_schema", 11) == 0
+                   && (n == 11 || w[11] == ':'))
+        {
+            asked = 2;
+
+            if (n > 12) {
+                *keys = w + 12;
+                *nkeys = n - 12;
             }
-
-            if (llo_pii[k].check == NULL
-                || llo_pii[k].check(s->data + ov[0], ov[1] - ov[0]))
-            {
-                return 1;
-            }
-
-            start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
         }
     }
 
-    return 0;
+    return asked;
 }
 
 
 /*
- * 9..15 digits with a separator or a +: not a plain number, not a date
- * (8 digits), and not an IPv4 address (dots alone, groups of 1..3)
+ * The text inside a markdown fence, as models wrap JSON: "```" and an
+ * optional info string ("json") on the first line, "```" at the end;
+ * white space around it.  s unchanged without both fences.
+ */
+
+static void
+llo_json_unfence(const char **s, size_t *len)
+{
+    const char  *p, *e, *nl;
+
+    p = *s;
+    e = *s + *len;
+
+    while (p < e && isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    while (e > p && isspace((unsigned char) e[-1])) {
+        e--;
+    }
+
+    if (e - p < 6 || memcmp(p, "```", 3) != 0 || memcmp(e - 3, "```", 3) != 0)
+    {
+        return;
+    }
+
+    p += 3;
+    e -= 3;
+
+    /* the info string runs to the end of the first line; on one line,
+     * "```json{...}```", it is the letters before the JSON */
+    nl = memchr(p, '\n', (size_t) (e - p));
+
+    if (nl != NULL) {
+        p = nl + 1;
+
+    } else {
+        while (p < e && isalpha((unsigned char) *p)) {
+            p++;
+        }
+    }
+
+    *s = p;
+    *len = (size_t) (e - p);
+}
+
+
+/* the top-level keys seen, for a schema's required ones */
+
+typedef struct {
+    int                 depth;
+    int                 object;         /* the top level is an object */
+    const char         *keys;           /* "k1,k2" */
+    size_t              nkeys;
+    uint64_t            seen;           /* bit per required key */
+} llo_json_check_t;
+
+
+static int
+llo_json_start_map(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->object |= j->depth == 0;
+    j->depth++;
+
+    return 1;
+}
+
+
+static int
+llo_json_start_array(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->depth++;
+
+    return 1;
+}
+
+
+static int
+llo_json_end(void *ctx)
+{
+    llo_json_check_t  *j;
+
+    j = ctx;
+    j->depth--;
+
+    return 1;
+}
+
+
+static int
+llo_json_key(void *ctx, const unsigned char *key, size_t len)
+{
+    int                k;
+    size_t             i, n;
+    llo_json_check_t  *j;
+
+    j = ctx;
+
+    if (j->depth != 1) {
+        return 1;
+    }
+
+    for (i = 0, k = 0; i < j->nkeys && k < 64; i += n + 1, k++) {
+        for (n = 0; i + n < j->nkeys && j->keys[i + n] != ','; n++) {
+            /* void */
+        }
+
+        if (n == len && memcmp(j->keys + i, key, len) == 0) {
+            j->seen |= 1ULL << k;
+        }
+    }
+
+    return 1;
+}
+
+
+static const yajl_callbacks  llo_json_callbacks = {
+    NULL, NULL, NULL, NULL, NULL, NULL,
+    llo_json_start_map, llo_json_key, llo_json_end,
+    llo_json_start_array, llo_json_end
+};
+
+
+/*
+ * A successful answer with text, not cut short (that is truncated's to
+ * say), to a request that asked for JSON: the text, unfenced, does not
+ * parse, or a schema's required key is not a key of the top-level object.
  */
 
 static int
-llo_pii_phone(const char *s, size_t len)
+llo_json_invalid(const llo_rule_t *r, const llo_rules_call_t *c)
 {
-    size_t  i, digits, seps, dots, group, longest;
+    int                asked, want;
+    size_t             len, i;
+    const char        *text;
+    yajl_handle        h;
+    yajl_status        st;
+    llo_json_check_t   j;
 
-    digits = 0;
-    seps = 0;
-    dots = 0;
-    group = 0;
-    longest = 0;
+    asked = llo_json_asked(&c->response_format, &j.keys, &j.nkeys);
 
-    for (i = 0; i < len; i++) {
-        if (s[i] >= '0' && s[i] <= '9') {
-            digits++;
-            group++;
-            longest = group > longest ? group : longest;
-            continue;
-        }
-
-        seps++;
-        dots += s[i] == '.';
-        group = 0;
-    }
-
-    if (dots == 3 && seps == 3 && longest <= 3) {
+    if (asked == 0 || !llo_call_answered(c) || !llo_has_text(&c->response)
+        || llo_call_truncated(c) || c->response_truncated)
+    {
         return 0;
     }
 
-    return digits >= 9 && digits <= 15 && seps > 0;
-}
+    text = c->response.data;
+    len = c->response.len;
 
-
-/* 13..19 digits that pass Luhn's check */
-
-static int
-llo_pii_luhn(const char *s, size_t len)
-{
-    int     d, sum, odd;
-    size_t  i, digits;
-
-    sum = 0;
-    odd = 0;
-    digits = 0;
-
-    for (i = len; i-- > 0; ) {
-        if (s[i] < '0' || s[i] > '9') {
-            continue;
-        }
-
-        d = s[i] - '0';
-
-        if (odd) {
-            d *= 2;
-            d = d > 9 ? d - 9 : d;
-        }
-
-        sum += d;
-        odd = !odd;
-        digits++;
+    if (r->fences) {
+        llo_json_unfence(&text, &len);
     }
 
-    return digits >= 13 && digits <= 19 && sum % 10 == 0;
-}
+    j.depth = 0;
+    j.object = 0;
+    j.seen = 0;
 
-
-/* ISO 13616: the country and check digits moved to the end, letters as
- * 10..35, the number mod 97 is 1 */
-
-static int
-llo_pii_iban(const char *s, size_t len)
-{
-    int     rem, c;
-    size_t  i, k, n;
-    char    buf[40];
-
-    for (i = 0, n = 0; i < len && n < sizeof(buf); i++) {
-        if (s[i] != ' ') {
-            buf[n++] = s[i];
-        }
-    }
-
-    if (n < 15 || n > 34) {
+    h = yajl_alloc(&llo_json_callbacks, NULL, &j);
+    if (h == NULL) {
+        /* out of memory says nothing about the answer */
         return 0;
     }
 
-    rem = 0;
+    st = yajl_parse(h, (const unsigned char *) text, len);
 
-    for (k = 0; k < n; k++) {
-        c = buf[(k + 4) % n];
-
-        if (c >= '0' && c <= '9') {
-            rem = (rem * 10 + (c - '0')) % 97;
-
-        } else if (c >= 'A' && c <= 'Z') {
-            rem = (rem * 100 + (c - 'A' + 10)) % 97;
-
-        } else {
-            return 0;
-        }
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
     }
 
-    return rem == 1;
+    yajl_free(h);
+
+    if (st != yajl_status_ok) {
+        return 1;
+    }
+
+    if (asked == 1 || j.nkeys == 0) {
+        return 0;
+    }
+
+    if (!j.object) {
+        return 1;
+    }
+
+    /* every key listed (the field holds fewer than 64) */
+    for (i = 0, want = 1; i < j.nkeys; i++) {
+        want += j.keys[i] == ',';
+    }
+
+    want = want > 64 ? 64 : want;
+
+    return j.seen != (want == 64 ? ~0ULL : (1ULL << want) - 1);
 }
 
 

@@ -52,6 +52,7 @@ typedef enum {
     LLO_RULE_PII_LEAK,
     LLO_RULE_PROMPT_INJECTION,
     LLO_RULE_LANGUAGE_MISMATCH,
+    LLO_RULE_INVALID_JSON,
     LLO_RULE_KINDS
 } llo_rule_kind_e;
 
@@ -81,7 +82,8 @@ typedef struct {
     llo_rules_str_t     response;
     llo_rules_str_t     finish_reason;
     llo_rules_str_t     error_type;     /* the provider's error body */
-    llo_rules_str_t     response_format;    /* what output was asked for */
+    llo_rules_str_t     response_format;    /* the output the request
+                                               asked for: llo_parse.h */
     int64_t             status;         /* -1: unknown */
     int64_t             max_tokens;     /* -1: not asked */
     int64_t             completion_tokens;  /* -1: unknown */
@@ -90,6 +92,9 @@ typedef struct {
     unsigned            incomplete:1;   /* a stream without its end */
     unsigned            cut:1;          /* llm_observer_limit_stream cut */
     unsigned            refused:1;      /* the module answered itself */
+    unsigned            response_truncated:1;   /* the response text was
+                                                   cut at
+                                                   llm_observer_max_text */
 } llo_rules_call_t;
 
 

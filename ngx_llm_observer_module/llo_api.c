@@ -74,6 +74,10 @@ static const char *llo_status_name(int status, const char *const *names);
  * x_groq.usage of the last chunk.  Both are counts sent once, in the
  * same document as the rest of the usage.  Their reasoning text
  * (DeepSeek's and vLLM's reasoning_content) is not answer text.
+ *
+ * In every API a tool call is seen by a string each call has (here its
+ * function's name; a stream sends it in the call's first delta); the
+ * calls' arguments are not kept.
  */
 
 static const llo_path_map_t  llo_resp_chat[] = {
@@ -93,6 +97,10 @@ static const llo_path_map_t  llo_resp_chat[] = {
     llo_pm("x_groq.usage.prompt_tokens", LLO_F_PT),
     llo_pm("x_groq.usage.completion_tokens", LLO_F_CT),
     llo_pm("x_groq.usage.total_tokens", LLO_F_TT),
+    llo_pm("choices[].message.tool_calls[].function.name", LLO_F_TOOL_CALL),
+    llo_pm("choices[].delta.tool_calls[].function.name", LLO_F_TOOL_CALL),
+    llo_pm("choices[].message.function_call.name", LLO_F_TOOL_CALL),
+    llo_pm("choices[].delta.function_call.name", LLO_F_TOOL_CALL),
     llo_pm("error.type", LLO_F_ERR_TYPE),
     llo_pm("error.message", LLO_F_ERR_MSG),
     llo_pm("error", LLO_F_ERR_MSG),
@@ -132,7 +140,8 @@ static const llo_path_map_t  llo_resp_embeddings[] = {
  * OpenAI responses.  The body is the response object; a stream's events
  * carry it under "response" (created, in_progress, and the terminal
  * completed / incomplete / failed, whose output[] repeats the text the
- * deltas brought: "response.output[]" is deliberately not here).  Text is
+ * deltas brought: "response.output[]" text is deliberately not here, only
+ * its tool calls, which no delta names as such).  Text is
  * the "delta" of response.output_text.delta events only, and the type
  * comes from the event: line, or from "type" when there is none.
  */
@@ -149,6 +158,7 @@ static const llo_path_map_t  llo_resp_responses[] = {
     llo_pm("usage.total_tokens", LLO_F_TT),
     llo_pm("usage.input_tokens_details.cached_tokens", LLO_F_CACHED),
     llo_pm("usage.output_tokens_details.reasoning_tokens", LLO_F_REASONING),
+    llo_pm("output[].call_id", LLO_F_TOOL_CALL),
     llo_pm("error.type", LLO_F_ERR_TYPE),
     llo_pm("error.code", LLO_F_ERR_CODE),
     llo_pm("error.message", LLO_F_ERR_MSG),
@@ -168,6 +178,8 @@ static const llo_path_map_t  llo_resp_responses[] = {
            LLO_F_REASONING),
     llo_pm("response.error.code", LLO_F_ERR_CODE),
     llo_pm("response.error.message", LLO_F_ERR_MSG),
+    llo_pm("response.output[].call_id", LLO_F_TOOL_CALL),
+    llo_pm("item.call_id", LLO_F_TOOL_CALL),
 
     /* an "error" event: {"type":"error","code":...,"message":...}; other
      * events have a top-level "code" too (code interpreter) */
@@ -181,7 +193,9 @@ static const llo_path_map_t  llo_resp_responses[] = {
  * message_start (no content yet), then content_block_start/_delta (text
  * only in "text" blocks and "text_delta" deltas: thinking, tool input and
  * signatures are not answer text), then message_delta with the stop
- * reason and usage counts that replace the earlier ones.
+ * reason and usage counts that replace the earlier ones.  A content block
+ * with an id is a tool call (tool_use, server_tool_use): text blocks have
+ * none.
  */
 
 static const llo_path_map_t  llo_resp_messages[] = {
@@ -194,6 +208,7 @@ static const llo_path_map_t  llo_resp_messages[] = {
     llo_pm("usage.cache_creation_input_tokens", LLO_F_A_CC),
     llo_pm("usage.cache_read_input_tokens", LLO_F_A_CR),
     llo_pm("usage.output_tokens", LLO_F_CT),
+    llo_pm("content[].id", LLO_F_TOOL_CALL),
     llo_pm("error.type", LLO_F_ERR_TYPE),
     llo_pm("error.message", LLO_F_ERR_MSG),
 
@@ -206,6 +221,8 @@ static const llo_path_map_t  llo_resp_messages[] = {
     llo_pm("message.usage.cache_creation_input_tokens", LLO_F_A_CC),
     llo_pm("message.usage.cache_read_input_tokens", LLO_F_A_CR),
     llo_pm("message.usage.output_tokens", LLO_F_CT),
+    llo_pm("message.content[].id", LLO_F_TOOL_CALL),
+    llo_pm("content_block.id", LLO_F_TOOL_CALL),
     llo_pm("content_block.text", LLO_F_TEXT_IF_TYPE),
     llo_pa("content_block.type", LLO_F_GATE_TYPE, "text"),
     llo_pm("delta.text", LLO_F_TEXT_IF_TYPE),
@@ -231,6 +248,8 @@ static const llo_path_map_t  llo_resp_gemini[] = {
     llo_pg("usageMetadata.candidatesTokenCount", LLO_F_G_CAND),
     llo_pg("usageMetadata.thoughtsTokenCount", LLO_F_G_THOUGHTS),
     llo_pg("usageMetadata.totalTokenCount", LLO_F_TT),
+    llo_pg("candidates[].content.parts[].functionCall.name",
+           LLO_F_TOOL_CALL),
     llo_pg("error.status", LLO_F_ERR_TYPE),
     llo_pg("error.message", LLO_F_ERR_MSG),
     llo_pm_end
@@ -245,12 +264,22 @@ static const llo_path_map_t  llo_resp_gemini[] = {
     llo_pm("stream_options", LLO_F_REQ_OPTIONS),                              \
     llo_pm("stream_options.include_usage", LLO_F_REQ_USAGE)
 
-/* every string of a message is counted (tiktoken's cookbook) */
+/*
+ * Every string of a message is counted (tiktoken's cookbook).  Each API
+ * also says what output its requests ask for (llo_req_t's
+ * response_format): JSON, a JSON schema's top-level required keys (not
+ * those of its properties), tools.
+ */
 
 static const llo_path_map_t  llo_req_chat[] = {
     llo_req_common,
     llo_pm("max_tokens", LLO_F_REQ_MAX),
     llo_pm("max_completion_tokens", LLO_F_REQ_MAX),
+    llo_pm("response_format.type", LLO_F_REQ_FORMAT),
+    llo_pm("response_format.json_schema.schema.required[]",
+           LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
+    llo_pm("functions[]", LLO_F_REQ_TOOL),
     llo_pm("messages[]", LLO_F_REQ_MSG),
     llo_pm("messages[].content", LLO_F_REQ_TEXT),
     llo_pm("messages[].content[].text", LLO_F_REQ_TEXT),
@@ -279,6 +308,9 @@ static const llo_path_map_t  llo_req_embeddings[] = {
 static const llo_path_map_t  llo_req_responses[] = {
     llo_req_common,
     llo_pm("max_output_tokens", LLO_F_REQ_MAX),
+    llo_pm("text.format.type", LLO_F_REQ_FORMAT),
+    llo_pm("text.format.schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm("instructions", LLO_F_REQ_INSTR),
     llo_pm("input", LLO_F_REQ_INPUT),
     llo_pm("input[]", LLO_F_REQ_MSG),
@@ -288,9 +320,14 @@ static const llo_path_map_t  llo_req_responses[] = {
     llo_pm_end
 };
 
+/* output_format: Anthropic's structured outputs */
+
 static const llo_path_map_t  llo_req_messages[] = {
     llo_req_common,
     llo_pm("max_tokens", LLO_F_REQ_MAX),
+    llo_pm("output_format.type", LLO_F_REQ_FORMAT),
+    llo_pm("output_format.schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm("system", LLO_F_REQ_TEXT),
     llo_pm("system[].text", LLO_F_REQ_TEXT),
     llo_pm("messages[]", LLO_F_REQ_MSG),
@@ -302,18 +339,30 @@ static const llo_path_map_t  llo_req_messages[] = {
 /*
  * The model and streaming are in Gemini's URI, not its body; its JSON
  * parser takes proto field names too, and Google's own examples use both
- * spellings.
+ * spellings: llo_pgc() gives a key of generationConfig in all four.  A
+ * schema is responseSchema (OpenAPI's subset) or responseJsonSchema.
  */
+
+#define llo_pgc(camel, proto, f)                                              \
+    llo_pm("generationConfig." camel, f),                                     \
+    llo_pm("generationConfig." proto, f),                                     \
+    llo_pm("generation_config." camel, f),                                    \
+    llo_pm("generation_config." proto, f)
 
 static const llo_path_map_t  llo_req_gemini[] = {
     llo_pm("contents[]", LLO_F_REQ_MSG),
     llo_pm("contents[].parts[].text", LLO_F_REQ_TEXT),
     llo_pm("systemInstruction.parts[].text", LLO_F_REQ_TEXT),
     llo_pm("system_instruction.parts[].text", LLO_F_REQ_TEXT),
-    llo_pm("generationConfig.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generationConfig.max_output_tokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.maxOutputTokens", LLO_F_REQ_MAX),
-    llo_pm("generation_config.max_output_tokens", LLO_F_REQ_MAX),
+    llo_pgc("maxOutputTokens", "max_output_tokens", LLO_F_REQ_MAX),
+    llo_pgc("responseMimeType", "response_mime_type", LLO_F_REQ_MIME),
+    llo_pgc("responseSchema", "response_schema", LLO_F_REQ_SCHEMA),
+    llo_pgc("responseSchema.required[]", "response_schema.required[]",
+            LLO_F_REQ_REQUIRED),
+    llo_pgc("responseJsonSchema", "response_json_schema", LLO_F_REQ_SCHEMA),
+    llo_pgc("responseJsonSchema.required[]",
+            "response_json_schema.required[]", LLO_F_REQ_REQUIRED),
+    llo_pm("tools[]", LLO_F_REQ_TOOL),
     llo_pm_end
 };
 

@@ -85,6 +85,7 @@ typedef enum {
     LLO_F_A_CR,                 /* cache_read_input_tokens */
     LLO_F_G_CAND,               /* Gemini candidatesTokenCount */
     LLO_F_G_THOUGHTS,           /* thoughtsTokenCount */
+    LLO_F_TOOL_CALL,            /* the answer calls a tool */
 
     LLO_F_REQ_MODEL,
     LLO_F_REQ_STREAM,
@@ -98,6 +99,11 @@ typedef enum {
     LLO_F_REQ_PROMPT,           /* a prompt string or a token id */
     LLO_F_REQ_INSTR,            /* Responses "instructions" */
     LLO_F_REQ_INPUT,            /* Responses "input" as a string */
+    LLO_F_REQ_FORMAT,           /* the output format's "type" */
+    LLO_F_REQ_MIME,             /* Gemini responseMimeType */
+    LLO_F_REQ_SCHEMA,           /* Gemini: a response schema starts */
+    LLO_F_REQ_REQUIRED,         /* a required key of the output schema */
+    LLO_F_REQ_TOOL,             /* a declared tool (an object) starts */
 
     LLO_F_MAX
 } llo_path_field_e;

@@ -172,6 +172,11 @@ llo_call_record(const llo_call_in_t *in, const llo_call_t *c,
             llo_rec_num(rec, LLO_N_MAX_TOKENS, rq->max_tokens);
         }
 
+        if (rq->response_format.set) {
+            llo_rec_str(rec, LLO_S_RESPONSE_FORMAT, rq->response_format.data,
+                        rq->response_format.len);
+        }
+
         llo_rec_str(rec, LLO_S_PROMPT_TEXT, rq->text.data, rq->text.len);
 
         if (rq->text.truncated) {
@@ -270,6 +275,10 @@ llo_call_record(const llo_call_in_t *in, const llo_call_t *c,
 
         if (rs->text.truncated) {
             flags |= LLO_FLAG_RESP_TRUNC;
+        }
+
+        if (rs->tool_calls) {
+            flags |= LLO_FLAG_TOOL_CALLS;
         }
 
         if (in->gzip) {

@@ -44,6 +44,15 @@
 #define LLO_V_MAP               4       /* a container starts here */
 #define LLO_V_ARRAY             5
 
+/* what output a request asks for (llo_req_t's response_format) */
+#define LLO_RF_NONE             0
+#define LLO_RF_OBJECT           1
+#define LLO_RF_SCHEMA           2
+
+/* the required keys' room: the field less "json_schema:" and " tools" */
+#define LLO_RF_KEYS             (LLO_SMALL_STR - sizeof("json_schema:")      \
+                                 - sizeof(" tools") + 1)
+
 
 /* where yajl is in the document, as "choices[].delta.content" */
 
@@ -121,6 +130,15 @@ struct llo_req_parser_s {
     size_t              npieces;
     size_t              pcap;
     uint64_t            dropped;        /* bytes of the pieces not kept */
+
+    /* the output asked for, made into res.response_format at the end */
+    int                 rf_type;        /* LLO_RF_* */
+    unsigned            rf_json_mime:1; /* Gemini: application/json */
+    unsigned            rf_schema:1;    /* Gemini: a response schema */
+    unsigned            rf_tools:1;
+    unsigned            rf_keys_full:1; /* a key did not fit: no more */
+    char                rf_keys[LLO_RF_KEYS];   /* "k1,k2" */
+    size_t              rf_keys_len;
 };
 
 
@@ -200,6 +218,9 @@ static void llo_req_piece(llo_req_parser_t *p, const void *s, size_t len);
 static void llo_req_text(llo_req_parser_t *p, const uint8_t *v, size_t len);
 static void llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
     const uint8_t *v, size_t len);
+static void llo_req_required(llo_req_parser_t *p, const uint8_t *v,
+    size_t len);
+static void llo_req_format(llo_req_parser_t *p);
 static void llo_resp_text(llo_resp_parser_t *p, const uint8_t *s, size_t n);
 static void llo_resp_gated(llo_resp_parser_t *p, int depth, int dfl,
     const uint8_t *v, size_t len);
@@ -930,8 +951,118 @@ llo_req_value(llo_json_t *j, const llo_path_map_t *m, int type,
         }
         break;
 
+    case LLO_F_REQ_FORMAT:
+        if (type == LLO_V_STRING) {
+            p->rf_type = (len == 11 && memcmp(v, "json_object", 11) == 0)
+                         ? LLO_RF_OBJECT
+                         : (len == 11 && memcmp(v, "json_schema", 11) == 0)
+                         ? LLO_RF_SCHEMA : LLO_RF_NONE;
+        }
+        break;
+
+    case LLO_F_REQ_MIME:
+        if (type == LLO_V_STRING) {
+            p->rf_json_mime = len == 16
+                              && memcmp(v, "application/json", 16) == 0;
+        }
+        break;
+
+    case LLO_F_REQ_SCHEMA:
+        if (type == LLO_V_MAP) {
+            p->rf_schema = 1;
+        }
+        break;
+
+    case LLO_F_REQ_REQUIRED:
+        if (type == LLO_V_STRING) {
+            llo_req_required(p, v, len);
+        }
+        break;
+
+    case LLO_F_REQ_TOOL:
+        if (type == LLO_V_MAP) {
+            p->rf_tools = 1;
+        }
+        break;
+
     default:
         break;
+    }
+}
+
+
+/*
+ * A required key of the output schema, kept while the keys fit; a key a
+ * comma-separated list could not hold as it is (a comma, a space, a
+ * control character) is left out, so every key listed is a real one.
+ */
+
+static void
+llo_req_required(llo_req_parser_t *p, const uint8_t *v, size_t len)
+{
+    size_t  i, need;
+
+    for (i = 0; i < len; i++) {
+        if (v[i] == ',' || v[i] == ' ' || v[i] < 0x20 || v[i] == 0x7f) {
+            return;
+        }
+    }
+
+    if (len == 0 || p->rf_keys_full) {
+        return;
+    }
+
+    need = p->rf_keys_len + (p->rf_keys_len ? 1 : 0) + len;
+
+    /* the first keys that fit, in order: not a shorter one after them */
+    if (need >= LLO_RF_KEYS) {
+        p->rf_keys_full = 1;
+        return;
+    }
+
+    if (p->rf_keys_len) {
+        p->rf_keys[p->rf_keys_len++] = ',';
+    }
+
+    memcpy(p->rf_keys + p->rf_keys_len, v, len);
+    p->rf_keys_len += len;
+}
+
+
+/* res.response_format, as llo_parse.h describes it */
+
+static void
+llo_req_format(llo_req_parser_t *p)
+{
+    int     type;
+    char    buf[LLO_SMALL_STR];
+    size_t  n;
+
+    type = p->rf_type;
+
+    /* Gemini says JSON by a MIME type, and a schema by its presence */
+    if (type == LLO_RF_NONE && p->rf_json_mime) {
+        type = p->rf_schema ? LLO_RF_SCHEMA : LLO_RF_OBJECT;
+    }
+
+    n = 0;
+
+    if (type == LLO_RF_OBJECT) {
+        n = (size_t) snprintf(buf, sizeof(buf), "json_object");
+
+    } else if (type == LLO_RF_SCHEMA) {
+        n = (size_t) snprintf(buf, sizeof(buf), "json_schema%s%.*s",
+                              p->rf_keys_len ? ":" : "",
+                              (int) p->rf_keys_len, p->rf_keys);
+    }
+
+    if (p->rf_tools) {
+        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%stools",
+                               n ? " " : "");
+    }
+
+    if (n > 0) {
+        llo_sstr_set(&p->res.response_format, buf, n);
     }
 }
 
@@ -1023,6 +1154,8 @@ llo_req_finish(llo_req_parser_t *p)
     }
 
     p->parsed = 1;
+
+    llo_req_format(p);
 }
 
 
@@ -1267,6 +1400,10 @@ llo_resp_value(llo_json_t *j, const llo_path_map_t *m, int type,
 
         case LLO_F_ERR_MSG:
             llo_mstr_set(&r->error_message, v, len);
+            return;
+
+        case LLO_F_TOOL_CALL:
+            r->tool_calls = 1;
             return;
 
         default:

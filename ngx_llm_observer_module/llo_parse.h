@@ -94,8 +94,28 @@ typedef struct {
     unsigned            stream_options:1;   /* top-level key present */
     unsigned            count_trunc:1;  /* pieces beyond LLO_COUNT_MAX:
                                            the estimate is a bound */
+    llo_sstr_t          response_format;    /* after llo_req_finish():
+                                               see below */
     char                error[LLO_ERR_LEN];
 } llo_req_t;
+
+/*
+ * response_format: what output the request asked for, words separated by
+ * a space, unset when it asked for none of them:
+ *
+ *   json_object        JSON (OpenAI's response_format / text.format
+ *                      json_object, Gemini's responseMimeType
+ *                      application/json without a schema)
+ *   json_schema[:k,..] JSON of a schema (json_schema; Gemini's mime type
+ *                      with responseSchema or responseJsonSchema;
+ *                      Anthropic's output_format), with the schema's
+ *                      top-level required keys in the order sent: those
+ *                      that fit in the field, and none holding a comma,
+ *                      a space or a control character
+ *   tools              the request declared tools (or functions)
+ *
+ * e.g. "json_schema:city,temperature_c tools".
+ */
 
 
 /* what a response body said */
@@ -127,6 +147,7 @@ typedef struct {
                                            message_stop, response.completed
                                            (.incomplete, .failed), a Gemini
                                            finishReason; or the JSON closed */
+    unsigned            tool_calls:1;   /* the answer called a tool */
     char                error[LLO_ERR_LEN];
 } llo_resp_t;
 

@@ -82,13 +82,15 @@
     X(KEY_NAME,              "key_name",                TEXT)                \
     X(KEY_TEAM,              "key_team",                TEXT)                \
     X(REFUSED,               "refused",                 TEXT)                \
-    X(KEY_SET,               "key_set",                 NONE)
+    X(KEY_SET,               "key_set",                 NONE)                \
+    X(RESPONSE_FORMAT,       "response_format",         TEXT)
 
 /*
  * API: chat, responses, messages, ...; ENCODING: the tokenizer's
  * encoding, when used; KEY_NAME: the API key's name= (never the key);
  * REFUSED: why the module refused the call; KEY_SET: LLO_KIND_KEYS only,
- * the key set, a line per key (llo_key_describe()).
+ * the key set, a line per key (llo_key_describe()); RESPONSE_FORMAT: the
+ * output the request asked for (llo_req_t's, see llo_parse.h).
  */
 
 /*
@@ -103,13 +105,15 @@
     X(GZIP,                  0x10,  "gzip",                 NONE)            \
     X(USAGE_ADDED,           0x20,  "usage_added",          FLAG)            \
     X(COUNT_TRUNC,           0x40,  "count_truncated",      FLAG)            \
-    X(CUT,                   0x80,  "cut",                  FLAG)
+    X(CUT,                   0x80,  "cut",                  FLAG)            \
+    X(TOOL_CALLS,            0x100, "tool_calls",           FLAG)
 
 /*
  * INCOMPLETE: a stream ended without its end; USAGE_ADDED:
  * stream_options.include_usage was added to the request; COUNT_TRUNC: a
  * local count covers only part of the text (a prompt's is then an upper
- * bound); CUT: llm_observer_limit_stream cut ended the stream.
+ * bound); CUT: llm_observer_limit_stream cut ended the stream;
+ * TOOL_CALLS: the answer called a tool (llo_resp_t's tool_calls).
  */
 
 

@@ -9,7 +9,9 @@
 # dialect auto takes for OpenAI (its .meta has auto=), a server with
 # llm_observer_provider set to the dialect: the client gets the exact
 # bytes, and the PostgreSQL row holds the facts of the fixture's .meta:
-# provider, api, ids, models, finish reason, every count, the text.
+# provider, api, ids, models, finish reason, every count, the text, the
+# output the request asked for (JSON, a schema's required keys, tools),
+# whether the answer called a tool.
 # Streams cut short by the upstream are flagged incomplete and their
 # completion is counted by the tokenizer from the text received (exact
 # for OpenAI's and Azure's models, an estimate for the others).  Azure's
@@ -137,6 +139,9 @@ for my $name (@NAMES) {
     ($rmodel) = $path =~ m{/deployments/([^/]+)/}
         if $m->{provider} eq 'azure' && !defined $rmodel;
     is($w->{request_model}, $rmodel, "$name: request_model");
+    is($w->{response_format}, $m->{request_response_format},
+        "$name: response_format");
+    is($w->{tool_calls}, $m->{tool_calls} // 0, "$name: tool_calls");
 
     for my $k (qw(response_id finish_reason error_type cached_tokens
         cache_creation_tokens reasoning_tokens))

@@ -20,9 +20,11 @@ my $dir = tempdir_world();
     my ($rc, $out, $err) = run_cmd_split(evaluator_path(), 'rules', 'check',
         "$root/conf.d/llm-rules.conf");
     is($rc, 0, 'the shipped rules file: exits 0') or diag($err);
-    like($out, qr/^rules file "\Q$root\E\/conf\.d\/llm-rules\.conf": 10 rules, version [0-9a-f]{16}\n/,
+    like($out, qr/^rules file "\Q$root\E\/conf\.d\/llm-rules\.conf": 11 rules, version [0-9a-f]{16}\n/,
          'the shipped rules file: its rules and version');
     like($out, qr/^  refusal$/m, 'the shipped rules file: names its rules');
+    like($out, qr/^  invalid_json$/m,
+         'the shipped rules file: has an invalid_json rule');
 }
 
 sub write_file {

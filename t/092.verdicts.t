@@ -4,7 +4,7 @@
 # upstream and real PostgreSQL: every call stored gets exactly one rules
 # verdict, written in the transaction of its row, with the score, label,
 # flag and fired rules the shipped rules file gives known answers (good,
-# refused, truncated, PII, upstream error); the same text twice is read
+# refused, truncated, PII, upstream error, JSON asked and not given); the same text twice is read
 # once (rules cache); a batch delivered again gives no second verdict,
 # even under a new rules version; -t and SIGHUP check the rules file
 # (file:line), a bad one on SIGHUP keeps the old rules; kill -9 of the
@@ -82,6 +82,14 @@ my %case = (
                    . 'or on +33 1 42 76 40 40 during office hours.' },
     error     => { text => 'The server had an error while processing your '
                    . 'request.', status => 500 },
+    notjson   => { text => 'Sure! The city is Paris and it is 21 degrees.',
+                   request => { response_format => { type => 'json_schema',
+                       json_schema => { name => 'w', schema => { type => 'object',
+                           required => [ 'city', 'temp' ] } } } } },
+    json      => { text => "```json\n{\"city\": \"Paris\", \"temp\": 21}\n```",
+                   request => { response_format => { type => 'json_schema',
+                       json_schema => { name => 'w', schema => { type => 'object',
+                           required => [ 'city', 'temp' ] } } } } },
 );
 
 # (score, label, flagged, fired rules in file order) by conf.d/llm-rules.conf
@@ -92,6 +100,8 @@ my %want = (
     truncated => [ 3, 'truncated', 0, 'truncated' ],
     pii       => [ 2, 'pii_leak', 1, 'pii_leak' ],
     error     => [ 1, 'upstream_error', 1, 'upstream_error' ],
+    notjson   => [ 3, 'invalid_json', 0, 'invalid_json' ],
+    json      => [ 5, undef, 0, '' ],
 );
 
 my %id;
@@ -188,7 +198,7 @@ is(psql($pg, 'SELECT count(*) FROM llm_requests r JOIN llm_evaluations e '
     my ($rc, $out, $err) = run_cmd_split($EV, 'rules', 'test', $RULES, $jl);
     is($rc, 0, 'rules test FILE RECORDS: exits 0') or diag($err);
     like($out, qr/^\Q$jl\E:1 \(ok\): score 5, no rule fired\n/m, 'rules test: a good record');
-    like($out, qr/^\Q$jl\E:2 \(no\): score 3, label refusal\n(?:  .*\n){3}  fired       refusal  /m,
+    like($out, qr/^\Q$jl\E:2 \(no\): score 3, label refusal\n(?:  .*\n){4}  fired       refusal  /m,
         'rules test: a refusal, every rule listed');
     like($out, qr/^\Q$jl\E:4 \(cut\): score 3, label truncated\n/m,
         'rules test: line numbers count blank lines');

@@ -121,16 +121,19 @@ EOF
 }
 
 # a chat completion through port whose answer the upstream's "reply"
-# scenario makes of %reply (text, finish, status); the call's id
+# scenario makes of %reply (text, finish, status; "request": more fields
+# of the request's body); the call's id
 sub reply_call {
     my ($port, $prompt, %reply) = @_;
     my $J = JSON::PP->new->ascii->canonical;
+    my $more = delete $reply{request} // {};
     my $res = http_req(port => $port, path => '/v1/chat/completions',
         headers => [ [ 'x-scenario', 'reply' ],
                      [ 'x-reply', $J->encode(\%reply) ],
                      [ 'Content-Type', 'application/json' ] ],
         body => $J->encode({ model => 'gpt-4o-mini', max_tokens => 200,
-            messages => [ { role => 'user', content => $prompt } ] }));
+            messages => [ { role => 'user', content => $prompt } ],
+            %$more }));
     return $res->{headers}{'x-llm-id'} // '';
 }
 

@@ -273,6 +273,24 @@ START_TEST(test_record)
     s = llo_rec_get_str(&rec, LLO_S_PROVIDER);
     ck_assert_int_eq(memcmp(s->data, "openai", 6), 0);
 
+    /* the output asked for: a field only when the request asked */
+    ck_assert(!llo_rec_has_str(&rec, LLO_S_RESPONSE_FORMAT));
+    llo_sstr_set(&llo_t_rq.response_format, "json_object tools", 17);
+    memset(&rec, 0, sizeof(llo_rec_t));
+    llo_call_record(&llo_t_in, &c, &rec, err, sizeof(err));
+    s = llo_rec_get_str(&rec, LLO_S_RESPONSE_FORMAT);
+    ck_assert_uint_eq(s->len, 17);
+    ck_assert_int_eq(memcmp(s->data, "json_object tools", 17), 0);
+    llo_t_rq.response_format.set = 0;
+
+    /* the answer's tool calls: a flag */
+    ck_assert_int_eq(rec.num[LLO_N_FLAGS] & LLO_FLAG_TOOL_CALLS, 0);
+    llo_t_rs.tool_calls = 1;
+    memset(&rec, 0, sizeof(llo_rec_t));
+    llo_call_record(&llo_t_in, &c, &rec, err, sizeof(err));
+    ck_assert(rec.num[LLO_N_FLAGS] & LLO_FLAG_TOOL_CALLS);
+    llo_t_rs.tool_calls = 0;
+
     /* a stream that ended without its end, not cut: incomplete */
     llo_t_in.cut = 0;
     llo_t_rq.error[0] = '\0';

@@ -625,6 +625,7 @@ llo_t_resp_diff(const llo_resp_t *a, const llo_resp_t *b, int flags,
     llo_t_num_diff(events);
     llo_t_num_diff(usage);
     llo_t_num_diff(done);
+    llo_t_num_diff(tool_calls);
     llo_t_num_diff(text.truncated);
 
     if (flags & LLO_T_CMP_SKIMMED) {
@@ -661,7 +662,10 @@ static int
 llo_t_req_diff(const llo_req_t *a, const llo_req_t *b, char *why,
     size_t size)
 {
-    if (llo_t_sstr_diff("model", &a->model, &b->model, why, size)) {
+    if (llo_t_sstr_diff("model", &a->model, &b->model, why, size)
+        || llo_t_sstr_diff("response_format", &a->response_format,
+                           &b->response_format, why, size))
+    {
         return -1;
     }
 
@@ -2800,6 +2804,7 @@ static const char  *llo_t_providers[] = {
     "openai_chat_stream_usage",
     "openai_chat_stream_nousage",
     "openai_chat_nonstream",
+    "openai_chat_json_schema",
     "openai_completions",
     "openai_embeddings",
     "openai_error",
@@ -2813,6 +2818,7 @@ static const char  *llo_t_providers[] = {
     "anthropic_messages_stream_overloaded",
     "anthropic_error",
     "gemini_generate",
+    "gemini_generate_json",
     "gemini_stream_sse",
     "gemini_stream_json",
     "gemini_error",
@@ -3078,6 +3084,11 @@ llo_t_prov_diff(const llo_t_prov_t *pv, const llo_resp_t *r,
         return -1;
     }
 
+    if ((int64_t) r->tool_calls != llo_t_meta_int(m, "tool_calls", 0)) {
+        snprintf(why, size, "tool_calls: %u", (unsigned) r->tool_calls);
+        return -1;
+    }
+
     if (finish_end < 0) {
         finish_end = llo_t_meta_int(m, "finish_end", 0);
     }
@@ -3315,7 +3326,7 @@ START_TEST(test_provider_request)
     size_t         split;
     int64_t        est, e;
     llo_req_t      one, got;
-    llo_sstr_t     model;
+    llo_sstr_t     model, rf;
     llo_t_prov_t   pv;
     llo_req_parser_t  *p;
 
@@ -3338,6 +3349,10 @@ START_TEST(test_provider_request)
                      llo_t_meta_int(pv.meta, "request_stream_options", -1));
     ck_assert_int_eq(one.include_usage,
                      llo_t_meta_int(pv.meta, "request_include_usage", -1));
+    llo_t_sstr(&rf, llo_t_meta_get(pv.meta, "request_response_format"));
+    ck_assert_msg(llo_t_sstr_diff("response_format", &one.response_format,
+                                  &rf, why, sizeof(why)) == 0, "%s: %s",
+                  pv.name, why);
     ck_assert_uint_eq(one.bytes, pv.req_len);
     ck_assert_uint_eq(one.count_trunc, 0);
 
@@ -3901,6 +3916,92 @@ END_TEST
 
 /* the finish event is the last and the body ends without its blank line */
 
+/*
+ * Whether the answer called a tool, in each API, streamed or not, and
+ * with the skimmer on: a chat stream's tool call chunks come after text
+ * chunks the skimmer has learned, and must still reach yajl.
+ */
+
+START_TEST(test_tool_calls)
+{
+    int           k, skim;
+    size_t        len, split;
+    llo_resp_t    r;
+    const char   *body;
+
+    static const struct {
+        int          api;
+        int          body;
+        const char  *data;
+        int          tool_calls;
+    } cases[] = {
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\","
+          "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+          "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+          "\"finish_reason\":\"tool_calls\"}]}", 1 },
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"function_call\":{\"name\":\"f\",\"arguments\":"
+          "\"{}\"}}}]}", 1 },
+        { LLO_API_CHAT, LLO_BODY_JSON, "{\"choices\":[{\"message\":{\"role\":"
+          "\"assistant\",\"content\":\"get_weather\",\"tool_calls\":[]}}]}",
+          0 },
+        { LLO_API_CHAT, LLO_BODY_SSE,
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"Let me\"}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\" check.\"}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+          "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+          "\"arguments\":\"\"}}]}}]}\n\n"
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+          "{\"arguments\":\"{\\\"city\\\":1}\"}}]}}]}\n\n"
+          "data: [DONE]\n\n", 1 },
+        { LLO_API_CHAT, LLO_BODY_SSE,
+          "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"No tools\"}}]}\n\n"
+          "data: [DONE]\n\n", 0 },
+        { LLO_API_RESPONSES, LLO_BODY_JSON, "{\"id\":\"r\",\"output\":"
+          "[{\"type\":\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\","
+          "\"arguments\":\"{}\"}],\"status\":\"completed\"}", 1 },
+        { LLO_API_MESSAGES, LLO_BODY_JSON, "{\"id\":\"msg\",\"type\":"
+          "\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Sure.\"},"
+          "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\","
+          "\"input\":{}}]}", 1 },
+        { LLO_API_MESSAGES, LLO_BODY_JSON, "{\"id\":\"msg\",\"type\":"
+          "\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Sure.\"}]}",
+          0 },
+        { LLO_API_GEMINI, LLO_BODY_JSON, "{\"candidates\":[{\"content\":"
+          "{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{}}}]}}]}",
+          1 },
+        { LLO_API_GEMINI, LLO_BODY_JSON, "{\"candidates\":[{\"content\":"
+          "{\"parts\":[{\"text\":\"functionCall\"}]}}]}", 0 },
+        { 0, 0, NULL, 0 }
+    };
+
+    for (k = 0; cases[k].data; k++) {
+        body = cases[k].data;
+        len = strlen(body);
+
+        for (skim = 0; skim < 2; skim++) {
+            for (split = 0; split <= len; split += 7) {
+                llo_t_resp_run_api(cases[k].api, (const uint8_t *) body, len,
+                                   cases[k].body, 0, 4096, skim, split,
+                                   split % 3, NULL, &r);
+                ck_assert_msg(r.error[0] == '\0', "%s: %s", body, r.error);
+                ck_assert_msg(r.tool_calls == (unsigned) cases[k].tool_calls,
+                              "%s (skim %d, split %zu): tool_calls %u",
+                              body, skim, split, (unsigned) r.tool_calls);
+                llo_t_resp_free(&r);
+            }
+        }
+    }
+}
+END_TEST
+
+
 START_TEST(test_finish_end_unterminated)
 {
     size_t        len;
@@ -4175,6 +4276,144 @@ START_TEST(test_request_apis)
     ck_assert_str_eq(r.error, "");
     ck_assert_uint_eq(r.text.len, 0);
     ck_assert_int_eq(r.max_tokens, 5);
+    free(r.text.data);
+}
+END_TEST
+
+
+/*
+ * What output each API's request asked for (response_format), the same
+ * however the body is split; nothing for a request that asked for text.
+ */
+
+START_TEST(test_request_format)
+{
+    int          k;
+    char         why[LLO_T_WHY];
+    size_t       len, split;
+    llo_req_t    r, one;
+    llo_sstr_t   want;
+
+    static const struct {
+        int          api;
+        const char  *body;
+        const char  *want;
+    } cases[] = {
+        { LLO_API_CHAT, "{\"model\":\"m\",\"messages\":[],"
+          "\"response_format\":{\"type\":\"json_object\"}}",
+          "json_object" },
+        /* the keys before the type, and a nested "required" not read */
+        { LLO_API_CHAT, "{\"response_format\":{\"json_schema\":{\"name\":"
+          "\"w\",\"strict\":true,\"schema\":{\"type\":\"object\","
+          "\"properties\":{\"city\":{\"type\":\"object\",\"required\":"
+          "[\"zip\"]},\"temperature_c\":{\"type\":\"number\"}},"
+          "\"required\":[\"city\",\"temperature_c\"]}},\"type\":"
+          "\"json_schema\"},\"model\":\"m\"}",
+          "json_schema:city,temperature_c" },
+        { LLO_API_CHAT, "{\"response_format\":{\"type\":\"json_schema\","
+          "\"json_schema\":{\"name\":\"x\",\"schema\":{}}},\"tools\":"
+          "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+          "json_schema tools" },
+        { LLO_API_CHAT, "{\"functions\":[{\"name\":\"f\",\"parameters\":"
+          "{\"required\":[\"a\"]}}],\"messages\":[]}", "tools" },
+        { LLO_API_CHAT, "{\"response_format\":{\"type\":\"text\"},"
+          "\"tools\":[]}", NULL },
+        /* keys a list cannot hold are left out */
+        { LLO_API_CHAT, "{\"response_format\":{\"type\":\"json_schema\","
+          "\"json_schema\":{\"schema\":{\"required\":[\"a,b\",\"c d\","
+          "\"\",\"e\\nf\",\"ok\",7]}}}}", "json_schema:ok" },
+        { LLO_API_RESPONSES, "{\"model\":\"gpt-4.1\",\"input\":\"Hi\","
+          "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":"
+          "\"r\",\"schema\":{\"type\":\"object\",\"required\":"
+          "[\"answer\"]}}},\"tools\":[{\"type\":\"web_search\"}]}",
+          "json_schema:answer tools" },
+        { LLO_API_RESPONSES, "{\"text\":{\"format\":{\"type\":"
+          "\"json_object\"}},\"input\":\"Hi\"}", "json_object" },
+        { LLO_API_RESPONSES, "{\"text\":{\"format\":{\"type\":\"text\"},"
+          "\"verbosity\":\"low\"},\"input\":\"Hi\"}", NULL },
+        { LLO_API_MESSAGES, "{\"model\":\"c\",\"output_format\":{\"type\":"
+          "\"json_schema\",\"schema\":{\"required\":[\"name\"]}},"
+          "\"messages\":[]}", "json_schema:name" },
+        { LLO_API_MESSAGES, "{\"tools\":[{\"name\":\"t\",\"input_schema\":"
+          "{\"required\":[\"x\"]}}],\"messages\":[]}", "tools" },
+        /* Gemini: a MIME type, with or without a schema, both spellings */
+        { LLO_API_GEMINI, "{\"contents\":[],\"generationConfig\":"
+          "{\"responseMimeType\":\"application/json\"}}", "json_object" },
+        { LLO_API_GEMINI, "{\"generationConfig\":{\"responseSchema\":"
+          "{\"type\":\"OBJECT\",\"required\":[\"recipe\",\"minutes\"]},"
+          "\"responseMimeType\":\"application/json\"}}",
+          "json_schema:recipe,minutes" },
+        { LLO_API_GEMINI, "{\"generation_config\":{\"response_mime_type\":"
+          "\"application/json\",\"response_json_schema\":{\"required\":"
+          "[\"a\"]}},\"tools\":[{\"functionDeclarations\":[]}]}",
+          "json_schema:a tools" },
+        { LLO_API_GEMINI, "{\"generationConfig\":{\"responseMimeType\":"
+          "\"text/x.enum\",\"responseSchema\":{\"type\":\"STRING\"}}}",
+          NULL },
+        { LLO_API_EMBEDDINGS, "{\"input\":\"x\",\"response_format\":"
+          "{\"type\":\"json_object\"}}", NULL },
+        { 0, NULL, NULL }
+    };
+
+    for (k = 0; cases[k].body; k++) {
+        len = strlen(cases[k].body);
+        llo_t_sstr(&want, cases[k].want);
+
+        llo_t_req_run(cases[k].api, (const uint8_t *) cases[k].body, len,
+                      1024, len, 0, &one);
+        ck_assert_msg(one.error[0] == '\0', "%s: %s", cases[k].body,
+                      one.error);
+        ck_assert_msg(llo_t_sstr_diff("response_format", &one.response_format,
+                                      &want, why, sizeof(why)) == 0,
+                      "%s: %s", cases[k].body, why);
+
+        for (split = 0; split < len; split += 3) {
+            llo_t_req_run(cases[k].api, (const uint8_t *) cases[k].body, len,
+                          1024, split, split % 4, &r);
+            ck_assert_msg(llo_t_req_diff(&r, &one, why, sizeof(why)) == 0,
+                          "%s, split at %zu: %s", cases[k].body, split, why);
+            free(r.text.data);
+        }
+
+        free(one.text.data);
+    }
+}
+END_TEST
+
+
+/* the required keys are the first that fit in the field, in order */
+
+START_TEST(test_request_format_long)
+{
+    int          i;
+    char         body[4096], want[LLO_SMALL_STR];
+    size_t       n, w;
+    llo_req_t    r;
+
+    n = (size_t) snprintf(body, sizeof(body), "{\"tools\":[{}],"
+                          "\"response_format\":{\"type\":\"json_schema\","
+                          "\"json_schema\":{\"schema\":{\"required\":[");
+    w = (size_t) snprintf(want, sizeof(want), "json_schema:");
+
+    for (i = 0; i < 40; i++) {
+        n += (size_t) snprintf(body + n, sizeof(body) - n, "%s\"key_%02d\"",
+                               i ? "," : "", i);
+    }
+
+    /* 108 bytes of keys: 15 of 6 bytes and their commas, not a 16th */
+    for (i = 0; i < 15; i++) {
+        w += (size_t) snprintf(want + w, sizeof(want) - w, "%skey_%02d",
+                               i ? "," : "", i);
+    }
+
+    (void) snprintf(body + n, sizeof(body) - n, ",\"k\"]}}}}");
+    (void) snprintf(want + w, sizeof(want) - w, " tools");
+
+    llo_t_req_run(LLO_API_CHAT, (const uint8_t *) body, strlen(body), 1024,
+                  strlen(body), 0, &r);
+    ck_assert_str_eq(r.error, "");
+    ck_assert_str_eq(r.response_format.data, want);
+    ck_assert_uint_lt(r.response_format.len, LLO_SMALL_STR);
     free(r.text.data);
 }
 END_TEST
@@ -4841,12 +5080,15 @@ llo_t_suite(void)
     tcase_add_test(tc, test_anthropic_cumulative);
     tcase_add_test(tc, test_gemini_cumulative);
     tcase_add_test(tc, test_finish_end_unterminated);
+    tcase_add_test(tc, test_tool_calls);
     tcase_add_test(tc, test_unknown_api);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("request apis");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_request_apis);
+    tcase_add_test(tc, test_request_format);
+    tcase_add_test(tc, test_request_format_long);
     tcase_add_test(tc, test_request_estimate);
     tcase_add_test(tc, test_request_count_trunc);
     tcase_add_test(tc, test_request_count_bound);

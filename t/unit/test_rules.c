@@ -59,6 +59,12 @@ static const struct {
     { "rule a { kind truncated; weight 5; }",
       "r.conf:1: invalid value \"5\" for weight in rule \"a\" (expected "
       "0..4)" },
+    { "rule a { kind invalid_json; fences maybe; }",
+      "r.conf:1: invalid value \"maybe\" for fences in rule \"a\" "
+      "(expected on or off)" },
+    { "rule a { kind truncated; fences on; }",
+      "r.conf:1: \"fences\" is not a parameter of kind truncated (rule "
+      "\"a\")" },
     { "rule a { kind truncated; weight x; }",
       "r.conf:1: invalid value \"x\" for weight in rule \"a\" (expected "
       "0..4)" },
@@ -443,6 +449,113 @@ START_TEST(test_language)
 END_TEST
 
 
+/* invalid_json: what the request asked for against the answer's text */
+
+static void
+llo_t_format(llo_rules_call_t *c, const char *format)
+{
+    c->response_format.data = format;
+    c->response_format.len = format ? strlen(format) : 0;
+}
+
+
+START_TEST(test_invalid_json)
+{
+    int               i;
+    llo_rules_call_t  c;
+
+    static const char  *rule = "rule a { kind invalid_json; }";
+
+    static const struct {
+        const char  *format;
+        const char  *text;
+        int          fires;
+    } cases[] = {
+        /* nothing asked, or tools alone: prose is fine */
+        { NULL, "Not JSON at all.", 0 },
+        { "tools", "I will look the weather up for you.", 0 },
+
+        { "json_object", "{\"a\": 1, \"b\": [true, null]}", 0 },
+        { "json_object", "\"a JSON string is JSON\"", 0 },
+        { "json_object", "Sure! Here it is: {\"a\": 1}", 1 },
+        { "json_object", "{\"a\": 1} I hope this helps.", 1 },
+        { "json_object", "{\"a\": 1}{\"b\": 2}", 1 },
+        { "json_object", "{\"a\": 1,}", 1 },
+        { "json_object", "{'a': 1}", 1 },
+
+        /* a markdown fence is taken off, with or without a language */
+        { "json_object", "```json\n{\"a\": 1}\n```", 0 },
+        { "json_object", "\n```\n[1, 2]\n```\n", 0 },
+        { "json_object", "```{\"a\": 1}```", 0 },
+        { "json_object", "```json\n{\"a\": 1\n```", 1 },
+        { "json_object", "``````", 1 },
+
+        /* a schema: an object with each required top-level key */
+        { "json_schema:city,temperature_c",
+          "{\"city\": \"Paris\", \"temperature_c\": 21}", 0 },
+        { "json_schema:city,temperature_c tools",
+          "{\"temperature_c\": 21, \"extra\": 1, \"city\": \"Paris\"}", 0 },
+        { "json_schema:city,temperature_c", "{\"city\": \"Paris\"}", 1 },
+        { "json_schema:city,temperature_c",
+          "{\"data\": {\"city\": \"P\", \"temperature_c\": 1}}", 1 },
+        { "json_schema:city", "[{\"city\": \"Paris\"}]", 1 },
+        { "json_schema:city", "{\"city\": }", 1 },
+        { "json_schema", "[1, 2, 3]", 0 },
+        { "json_schema", "no", 1 },
+        { NULL, NULL, 0 }
+    };
+
+    for (i = 0; cases[i].text; i++) {
+        llo_t_call(&c, cases[i].text);
+        llo_t_format(&c, cases[i].format);
+        ck_assert_msg(llo_t_fires(rule, &c) == cases[i].fires,
+                      "%s / \"%s\" should %sfire", cases[i].format,
+                      cases[i].text, cases[i].fires ? "" : "not ");
+    }
+
+    /* fences off: a fenced answer is not JSON */
+    llo_t_call(&c, "```json\n{\"a\": 1}\n```");
+    llo_t_format(&c, "json_object");
+    ck_assert_int_eq(llo_t_fires("rule a { kind invalid_json; fences off; "
+                                 "}", &c), 1);
+    ck_assert_int_eq(llo_t_fires("rule a { kind invalid_json; fences on; }",
+                                 &c), 0);
+
+    /* other rules' calls: empty, an error, a refusal, an answer cut */
+    llo_t_call(&c, " \n");
+    llo_t_format(&c, "json_object");
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    llo_t_call(&c, "Internal error");
+    llo_t_format(&c, "json_object");
+    c.status = 500;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+    c.status = 400;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+    c.status = 429;
+    c.refused = 1;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    llo_t_call(&c, "{\"a\": [1, 2");
+    llo_t_format(&c, "json_object");
+    ck_assert_int_eq(llo_t_fires(rule, &c), 1);
+    c.finish_reason.data = "length";
+    c.finish_reason.len = 6;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    llo_t_call(&c, "{\"a\": [1, 2");
+    llo_t_format(&c, "json_object");
+    c.incomplete = 1;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+
+    llo_t_call(&c, "{\"a\": [1, 2");
+    llo_t_format(&c, "json_object");
+    c.response_truncated = 1;
+    ck_assert_int_eq(llo_t_fires(rule, &c), 0);
+}
+END_TEST
+
+
 /* filters: every one must hold; a trailing * is a prefix */
 
 START_TEST(test_match)
@@ -546,20 +659,49 @@ END_TEST
 /*
  * LLO_BENCH=1: every rule of the shipped file on ~1 KB answers, one
  * core; records per second (not a test: the figures go to
- * docs/BENCHMARKS.md).
+ * docs/BENCHMARKS.md).  Once on prose, once on a JSON answer to a
+ * request that asked for a schema, which invalid_json parses.
  */
+
+static void
+llo_b_score(const llo_rules_t *r, const llo_rules_call_t *c,
+    const char *what)
+{
+    size_t            i, n;
+    double            s;
+    uint64_t          sum;
+    llo_verdict_t     v;
+    struct timespec   t0, t1;
+
+    n = 200000;
+    sum = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (i = 0; i < n; i++) {
+        llo_rules_score(r, NULL, c, 3, &v);
+        sum += (uint64_t) v.score;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    s = (double) (t1.tv_sec - t0.tv_sec)
+        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    printf("bench: %zu rules on %zu-byte %s: %.0f records/s "
+           "(%.2f us each; score sum %llu)\n", llo_rules_count(r),
+           c->response.len, what, n / s, s * 1e6 / n,
+           (unsigned long long) sum);
+}
+
 
 static void
 llo_b_rules(void)
 {
-    char               text[1100];
+    char               text[1100], json[1100];
     size_t             i, n;
-    double             s;
     llo_rules_t       *r;
-    llo_verdict_t      v;
-    struct timespec    t0, t1;
     llo_rules_call_t   c;
-    uint64_t           sum;
 
     static const char  *words[] = { "the", "model", "answers", "with",
         "a", "clear", "and", "useful", "explanation", "of", "how",
@@ -579,25 +721,24 @@ llo_b_rules(void)
 
     llo_t_call(&c, text);
     c.completion_tokens = 200;
+    llo_b_score(r, &c, "answers");
 
-    n = 200000;
-    sum = 0;
+    /* {"items":[{"id":0,"word":"the","ok":true},...],"count":N} */
+    n = (size_t) snprintf(json, sizeof(json), "{\"items\":[");
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    for (i = 0; i < n; i++) {
-        llo_rules_score(r, NULL, &c, 3, &v);
-        sum += (uint64_t) v.score;
+    for (i = 0; n + 64 < 1024; i++) {
+        n += (size_t) snprintf(json + n, sizeof(json) - n, "%s{\"id\":%zu,"
+                               "\"word\":\"%s\",\"ok\":true}",
+                               i ? "," : "", i, words[i % 17]);
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    (void) snprintf(json + n, sizeof(json) - n, "],\"count\":%zu}", i);
 
-    s = (double) (t1.tv_sec - t0.tv_sec)
-        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-    printf("bench: %zu rules on %zu-byte answers: %.0f records/s "
-           "(%.2f us each; score sum %llu)\n", llo_rules_count(r),
-           strlen(text), n / s, s * 1e6 / n, (unsigned long long) sum);
+    llo_t_call(&c, json);
+    c.completion_tokens = 200;
+    c.response_format.data = "json_schema:items,count";
+    c.response_format.len = strlen(c.response_format.data);
+    llo_b_score(r, &c, "JSON answers, a schema asked");
 
     llo_rules_free(r);
 }
@@ -623,6 +764,7 @@ main(void)
     tcase_add_test(tc, test_match);
     tcase_add_test(tc, test_pii);
     tcase_add_test(tc, test_language);
+    tcase_add_test(tc, test_invalid_json);
     tcase_add_test(tc, test_score);
     suite_add_tcase(s, tc);
 
