@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "llo_cost.h"
+#include "llo_pii.h"
 #include "llo_eval_conf.h"
 #include "llo_eval_log.h"
 
@@ -26,7 +27,8 @@ typedef enum {
     LLO_CONF_MSEC,
     LLO_CONF_LEVEL,
     LLO_CONF_FLAG,          /* on | off */
-    LLO_CONF_USD            /* a decimal, kept in micro-USD */
+    LLO_CONF_USD,           /* a decimal, kept in micro-USD */
+    LLO_CONF_REDACT         /* off | pii | secrets | all */
 } llo_conf_type_e;
 
 
@@ -97,6 +99,10 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
 
     { "flag_below", LLO_CONF_NUM, llo_conf_off(flag_below),
       "3", 1, 6, "1..6 (6: every call)", 0 },
+
+    /* what the PII detectors find is replaced in the stored texts */
+    { "redact", LLO_CONF_REDACT, llo_conf_off(redact),
+      "off", 0, 0, "off, pii, secrets or all", 0 },
 
     { "rules_cache", LLO_CONF_NUM, llo_conf_off(rules_cache),
       "16384", 0, 16777216, "0..16777216 entries (0: no cache)", 0 },
@@ -434,6 +440,15 @@ llo_conf_set(llo_conf_t *conf, llo_conf_ctx_t *ctx, const llo_conf_cmd_t *cmd,
         *(int64_t *) ((char *) conf + cmd->offset) = value[1] == 'n';
         return 0;
 
+    case LLO_CONF_REDACT:
+        level = llo_redact_mode(value);
+        if (level == -1) {
+            goto invalid;
+        }
+
+        *(int64_t *) ((char *) conf + cmd->offset) = level;
+        return 0;
+
     case LLO_CONF_USD:
         /* the price list's decimals: no binary fraction touches money */
         if (llo_price_parse(value, strlen(value), &n) != NULL
@@ -655,6 +670,12 @@ llo_conf_dump(llo_conf_t *conf, int fd)
             snprintf(buf, sizeof(buf), "%s = %s\n", cmd->name,
                      *(int64_t *) ((char *) conf + cmd->offset)
                      ? "on" : "off");
+            break;
+
+        case LLO_CONF_REDACT:
+            snprintf(buf, sizeof(buf), "%s = %s\n", cmd->name,
+                     llo_redact_mode_name((int) *(int64_t *) ((char *) conf
+                                                            + cmd->offset)));
             break;
 
         case LLO_CONF_USD:

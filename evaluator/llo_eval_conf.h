@@ -35,6 +35,7 @@ typedef struct {
     int64_t             log_level;              /* LLO_LOG_* */
     int64_t             flag_below;             /* flagged: score < it */
     int64_t             rules_cache;            /* entries, 0: none */
+    int64_t             redact;                 /* llo_redact_mode_e */
     int64_t             judge_sample_percent;
     int64_t             judge_max_score;
     int64_t             judge_flagged_only;

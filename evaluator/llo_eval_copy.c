@@ -8,6 +8,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 
+#include "llo_pii.h"
 #include "llo_eval_copy.h"
 #include "llo_eval_log.h"
 
@@ -17,6 +18,12 @@
 
 
 static char  llo_copy_column_list[1024];
+
+
+static int llo_copy_redacted(llo_buf_t *b, int mode, const llo_str_t *s,
+    llo_redact_count_t *counts);
+static void llo_copy_redaction(llo_buf_t *b, int mode,
+    const llo_redact_count_t *c, int failed);
 
 
 void
@@ -189,6 +196,10 @@ llo_copy_columns(void)
         }
     }
 
+    /* the evaluator's own, after the record's */
+    (void) snprintf(llo_copy_column_list + len,
+                    sizeof(llo_copy_column_list) - len, ", redacted");
+
     return llo_copy_column_list;
 }
 
@@ -240,9 +251,9 @@ llo_copy_key(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
 
 int
 llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
-    uint64_t seq, int *month, char *err, size_t errlen)
+    uint64_t seq, int redact, int *month, char *err, size_t errlen)
 {
-    int                   n, first;
+    int                   n, first, failed;
     char                  tmp[64];
     time_t                sec;
     int64_t               v;
@@ -250,6 +261,10 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
     unsigned char         addr[16];
     const llo_str_t      *s;
     const llo_column_t   *col;
+    llo_redact_count_t    counts;
+
+    failed = 0;
+    memset(&counts, 0, sizeof(llo_redact_count_t));
 
     if (!llo_rec_has_num(rec, LLO_N_TS_US)) {
         snprintf(err, errlen, "no ts");
@@ -307,6 +322,19 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
             }
 
             s = llo_rec_get_str(rec, col->field);
+
+            if (redact != LLO_REDACT_OFF
+                && (col->field == LLO_S_PROMPT_TEXT
+                    || col->field == LLO_S_RESPONSE_TEXT))
+            {
+                if (llo_copy_redacted(b, redact, s, &counts) != 0) {
+                    failed = 1;
+                    break;
+                }
+
+                continue;
+            }
+
             llo_copy_text(b, s->data, s->len);
             continue;
 
@@ -397,7 +425,86 @@ llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
         llo_buf_add(b, "\\N", 2);
     }
 
+    llo_copy_redaction(b, redact, &counts, failed);
     llo_buf_add(b, "\n", 1);
 
     return 0;
+}
+
+
+/*
+ * A text through the redactor, then as a COPY field.  The redactor's
+ * output buffer is kept from call to call (the evaluator is one thread).
+ */
+
+static int
+llo_copy_redacted(llo_buf_t *b, int mode, const llo_str_t *s,
+    llo_redact_count_t *counts)
+{
+    size_t                   i, len;
+    llo_redact_count_t       c;
+
+    static llo_buf_t         out;
+
+    out.len = 0;
+    llo_buf_reserve(&out, llo_redact_bound(s->len));
+
+    if (llo_redact(mode, s->data, s->len, out.data, &len, &c) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < LLO_PII_N; i++) {
+        counts->n[i] += c.n[i];
+    }
+
+    counts->total += c.total;
+    llo_copy_text(b, out.data, len);
+
+    return 0;
+}
+
+
+/*
+ * The redacted column: NULL with redaction off; else what was replaced,
+ * "email=1 phone=2", or "none"; "failed" when the redactor could not run
+ * (the texts are then NULL: never stored unredacted).
+ */
+
+static void
+llo_copy_redaction(llo_buf_t *b, int mode, const llo_redact_count_t *c,
+    int failed)
+{
+    int    n;
+    char   tmp[64];
+    size_t i, first;
+
+    llo_buf_add(b, "\t", 1);
+
+    if (mode == LLO_REDACT_OFF) {
+        llo_buf_add(b, "\\N", 2);
+        return;
+    }
+
+    if (failed) {
+        llo_buf_add(b, "failed", 6);
+        return;
+    }
+
+    if (c->total == 0) {
+        llo_buf_add(b, "none", 4);
+        return;
+    }
+
+    first = 1;
+
+    for (i = 0; i < LLO_PII_N; i++) {
+        if (c->n[i] == 0) {
+            continue;
+        }
+
+        n = snprintf(tmp, sizeof(tmp), "%s%s=%u", first ? "" : " ",
+                     llo_pii_name((int) i), c->n[i]);
+        llo_buf_add(b, tmp, (size_t) n);
+        first = 0;
+    }
 }

@@ -39,16 +39,19 @@ void llo_copy_text(llo_buf_t *b, const char *s, size_t len);
  */
 size_t llo_utf8_seq(const char *s, size_t len);
 
-/* "id, ts, request_id, ...": the columns llo_copy_row() writes */
+/* "id, ts, request_id, ..., redacted": the columns llo_copy_row() writes */
 const char *llo_copy_columns(void);
 
 /*
  * Append the row of a LLO_KIND_CALL record, and set *month to the
  * year * 100 + month (UTC) of its ts, for the partition it goes to.
- * A record without a usable ts has no row: -1, err says why.
+ * redact (an llo_redact_mode_e) replaces what the PII detectors find in
+ * the prompt and response texts by typed markers, and the last column,
+ * redacted, says what was replaced.  A record without a usable ts has no
+ * row: -1, err says why.
  */
 int llo_copy_row(llo_buf_t *b, const llo_rec_t *rec, uint64_t instance,
-    uint64_t seq, int *month, char *err, size_t errlen);
+    uint64_t seq, int redact, int *month, char *err, size_t errlen);
 
 
 /*

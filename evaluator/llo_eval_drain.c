@@ -245,7 +245,8 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
 
         off = d->copy.len;
 
-        if (llo_copy_row(&d->copy, &rec, rr.instance, rr.seq, &month, why,
+        if (llo_copy_row(&d->copy, &rec, rr.instance, rr.seq,
+                         (int) conf->redact, &month, why,
                          sizeof(why))
             != 0)
         {

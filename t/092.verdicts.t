@@ -5,7 +5,8 @@
 # verdict, written in the transaction of its row, with the score, label,
 # flag and fired rules the shipped rules file gives known answers (good,
 # refused, truncated, PII, upstream error, JSON asked and not given); the same text twice is read
-# once (rules cache); a batch delivered again gives no second verdict,
+# once (rules cache); redact keeps PII out of the stored texts but not
+# from the rules; a batch delivered again gives no second verdict,
 # even under a new rules version; -t and SIGHUP check the rules file
 # (file:line), a bad one on SIGHUP keeps the old rules; kill -9 of the
 # daemon under load leaves one verdict per row.
@@ -154,6 +155,24 @@ is(psql($pg, 'SELECT count(*) FROM llm_requests r JOIN llm_evaluations e '
             . "') AND score = 5"), 3, 'the same text thrice: 3 good verdicts');
 }
 
+# ---------------------------------------------------------- redaction
+
+{
+    my $id = call(text => 'Write to jane.doe@example.com or call +33 1 42 76 40 40.',
+        prompt => 'How do I reach jane.doe@example.com?');
+    local $p->{ev_opts} = [ @{ $p->{ev_opts} }, 'redact=pii' ];
+    drain_ok($p, 'redact=pii', $id);
+    my ($row) = rows($p, "id = '$id'");
+    is($row->{response_text}, 'Write to [EMAIL] or call [PHONE].',
+        'redact=pii: the stored response');
+    is($row->{prompt_text}, 'How do I reach [EMAIL]?', 'redact=pii: the stored prompt');
+    is($row->{redacted}, 'email=2 phone=1', 'redact=pii: the row says what went');
+    is(psql($pg, "SELECT label FROM llm_evaluations WHERE id = '$id'"), 'pii_leak',
+        'redact=pii: the rules saw the text as observed');
+    is(count("llm_requests WHERE redacted IS NULL"), count('llm_requests') - 1,
+        'redact off: redacted is NULL');
+}
+
 # ------------------------------------------- delivered again, rules changed
 
 {
@@ -216,8 +235,13 @@ is(psql($pg, 'SELECT count(*) FROM llm_requests r JOIN llm_evaluations e '
     ($rc, $out, $err) = run_cmd_split(ev_argv($p, 'rules', 'test',
         "$dir/rules2.conf", '--since', '1h'));
     is($rc, 0, 'rules test --since: exits 0') or diag($err);
-    like($out, qr/^$n calls: (\d+) would change score \(\1 lower, 0 higher\), 0 had no verdict, 0 were scored by this version$/m,
-        "rules test --since: the $n stored calls compared");
+    my @c = $out =~ /^$n calls: (\d+) would change score \((\d+) lower, (\d+) higher\), 0 had no verdict, 0 were scored by this version$/m;
+    ok(@c && $c[0] == $c[1] + $c[2] && $c[1] > 0,
+        "rules test --since: the $n stored calls compared")
+        or diag($out);
+    # the redacted call's stored text has no PII left: it would score
+    # higher, the one that goes up
+    is($c[2], 1, 'rules test --since: scored as stored (the redacted call)');
     my $texts = count("llm_requests WHERE response_text <> ''");
     like($out, qr/^  always\s+0\s+$texts$/m,
         "rules test --since: the new rule fires on each of the $texts with text");

@@ -27,6 +27,7 @@
 #include "llo_record.h"
 #include "llo_ring.h"
 #include "llo_eval_conf.h"
+#include "llo_pii.h"
 #include "llo_eval_copy.h"
 #include "llo_eval_drain.h"
 #include "llo_eval_log.h"
@@ -309,12 +310,12 @@ START_TEST(test_copy_row)
     memset(&b, 0, sizeof(llo_buf_t));
 
     /* no ts: refused */
-    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, &month, err, sizeof(err)),
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, 0, &month, err, sizeof(err)),
                      -1);
     ck_assert_str_eq(err, "no ts");
 
     llo_rec_num(&rec, LLO_N_TS_US, -1);
-    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, &month, err, sizeof(err)),
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, 0, &month, err, sizeof(err)),
                      -1);
     ck_assert_str_eq(err, "ts -1 us is out of range");
 
@@ -330,7 +331,7 @@ START_TEST(test_copy_row)
     llo_rec_str(&rec, LLO_S_CLIENT_ADDR, "not an address", 14);
     llo_rec_str(&rec, LLO_S_REQUEST_MODEL, "gpt\t4o", 6);
 
-    ck_assert_int_eq(llo_copy_row(&b, &rec, 0x1122334455667788ULL, 9,
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 0x1122334455667788ULL, 9, 0,
                                   &month, err, sizeof(err)), 0);
     ck_assert_int_eq(month, 202612);
 
@@ -374,6 +375,124 @@ START_TEST(test_copy_row)
 
         n++;
     }
+
+    llo_buf_free(&b);
+}
+END_TEST
+
+
+/* field i (0: id) of a COPY text row; "" past its end */
+
+static const char *
+llo_t_field(const char *row, int i, char *buf, size_t len)
+{
+    size_t       n;
+    const char  *p, *end;
+
+    for (p = row; i > 0 && p != NULL; i--) {
+        p = strchr(p, '\t');
+        p = p ? p + 1 : NULL;
+    }
+
+    if (p == NULL) {
+        return "";
+    }
+
+    end = p + strcspn(p, "\t\n");
+    n = (size_t) (end - p) < len - 1 ? (size_t) (end - p) : len - 1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+
+    return buf;
+}
+
+
+/* the index of a column in llo_copy_columns() */
+
+static int
+llo_t_column(const char *name)
+{
+    int          i;
+    size_t       n;
+    const char  *p;
+
+    n = strlen(name);
+
+    for (i = 0, p = llo_copy_columns(); *p; i++) {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
+            return i;
+        }
+
+        p += strcspn(p, ",");
+        p += strspn(p, ", ");
+    }
+
+    return -1;
+}
+
+
+/* redact: the stored texts lose what the detectors find, and say so */
+
+START_TEST(test_copy_redact)
+{
+    int         month, pc, rc, dc;
+    char        err[256], buf[512];
+    llo_buf_t   b;
+    llo_rec_t   rec;
+
+    static const char  prompt[] = "Mail jane.doe@example.com, please.";
+    static const char  resp[] = "Call +1 415 555 0100 or jane.doe@example.com;"
+                                " key sk-proj-abcdefghijklmnopqrstuvwx1234";
+
+    pc = llo_t_column("prompt_text");
+    rc = llo_t_column("response_text");
+    dc = llo_t_column("redacted");
+    ck_assert_int_gt(pc, 0);
+    ck_assert_int_gt(rc, 0);
+    ck_assert_int_gt(dc, rc);
+
+    memset(&rec, 0, sizeof(llo_rec_t));
+    llo_rec_num(&rec, LLO_N_TS_US, 1796293230000123LL);
+    llo_rec_str(&rec, LLO_S_PROMPT_TEXT, prompt, strlen(prompt));
+    llo_rec_str(&rec, LLO_S_RESPONSE_TEXT, resp, strlen(resp));
+
+    memset(&b, 0, sizeof(llo_buf_t));
+
+    /* off: as observed, redacted NULL */
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, LLO_REDACT_OFF, &month, err,
+                                  sizeof(err)), 0);
+    llo_buf_add(&b, "", 1);
+    ck_assert_str_eq(llo_t_field(b.data, pc, buf, sizeof(buf)), prompt);
+    ck_assert_str_eq(llo_t_field(b.data, dc, buf, sizeof(buf)), "\\N");
+
+    /* all */
+    b.len = 0;
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, LLO_REDACT_ALL, &month, err,
+                                  sizeof(err)), 0);
+    llo_buf_add(&b, "", 1);
+    ck_assert_str_eq(llo_t_field(b.data, pc, buf, sizeof(buf)),
+                     "Mail [EMAIL], please.");
+    ck_assert_str_eq(llo_t_field(b.data, rc, buf, sizeof(buf)),
+                     "Call [PHONE] or [EMAIL]; key [SECRET]");
+    ck_assert_str_eq(llo_t_field(b.data, dc, buf, sizeof(buf)),
+                     "email=2 phone=1 secret=1");
+
+    /* secrets only: the email stays */
+    b.len = 0;
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, LLO_REDACT_SECRETS, &month,
+                                  err, sizeof(err)), 0);
+    llo_buf_add(&b, "", 1);
+    ck_assert_str_eq(llo_t_field(b.data, pc, buf, sizeof(buf)), prompt);
+    ck_assert_str_eq(llo_t_field(b.data, dc, buf, sizeof(buf)), "secret=1");
+
+    /* nothing to replace */
+    llo_rec_str(&rec, LLO_S_RESPONSE_TEXT, "Fine.", 5);
+    llo_rec_str(&rec, LLO_S_PROMPT_TEXT, "Hi", 2);
+    b.len = 0;
+    ck_assert_int_eq(llo_copy_row(&b, &rec, 1, 2, LLO_REDACT_PII, &month, err,
+                                  sizeof(err)), 0);
+    llo_buf_add(&b, "", 1);
+    ck_assert_str_eq(llo_t_field(b.data, dc, buf, sizeof(buf)), "none");
 
     llo_buf_free(&b);
 }
@@ -1091,6 +1210,7 @@ main(void)
     tcase_add_test(tc, test_copy_every_byte);
     tcase_add_test(tc, test_copy_utf8);
     tcase_add_test(tc, test_copy_row);
+    tcase_add_test(tc, test_copy_redact);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("drain");
