@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -23,8 +24,11 @@
 #define LLO_DRAIN_MAX_BYTES  (32 * 1024 * 1024)
 
 
-static int llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq,
-    int month);
+static int llo_drain_add_row(llo_drain_t *d, size_t off,
+    const llo_rec_t *rec, const llo_ring_rec_t *rr, int month);
+static void llo_drain_prepare(llo_drain_t *d);
+static void *llo_drain_prepare_run(void *arg);
+static int llo_drain_prepared(llo_drain_t *d);
 static llo_sink_t *llo_drain_sink_of(llo_drain_t *d, int kind);
 static size_t llo_drain_pending(llo_drain_t *d);
 static int llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
@@ -121,11 +125,11 @@ llo_drain_free(llo_drain_t *d)
     llo_drain_detach(d);
     llo_buf_free(&d->copy);
     free(d->row_off);
-    free(d->row_seq);
+    free(d->rows);
     free(d->months);
     free(d->path);
     d->row_off = NULL;
-    d->row_seq = NULL;
+    d->rows = NULL;
     d->months = NULL;
     d->path = NULL;
 }
@@ -256,20 +260,9 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
             continue;
         }
 
-        if (llo_drain_add_row(d, off, rr.seq, month) != 0) {
+        if (llo_drain_add_row(d, off, &rec, &rr, month) != 0) {
             snprintf(err, errlen, "out of memory");
             return LLO_DRAIN_FAILED;
-        }
-
-        for (i = 0; i < d->nrow_sinks; i++) {
-            if (d->row_sinks[i]->add(d->row_sinks[i]->data, &rec,
-                                     rr.instance, rr.seq, d->nrows - 1)
-                != 0)
-            {
-                snprintf(err, errlen, "out of memory in %s",
-                         d->row_sinks[i]->name);
-                return LLO_DRAIN_FAILED;
-            }
         }
     }
 
@@ -282,7 +275,11 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         goto done;
     }
 
+    /* the row sinks' parts made on a thread, while the rows are copied */
+    llo_drain_prepare(d);
+
     if (llo_pg_partitions(pg, d->months, d->nmonths, err, errlen) != 0) {
+        (void) llo_drain_prepared(d);
         return LLO_DRAIN_FAILED;
     }
 
@@ -294,6 +291,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
         llo_pg_forget_partitions(pg);
 
         if (!pg->data_error) {
+            (void) llo_drain_prepared(d);
             return LLO_DRAIN_FAILED;
         }
 
@@ -301,6 +299,7 @@ llo_drain_batch(llo_drain_t *d, llo_pg_t *pg, const llo_conf_t *conf,
                 "for the rows at fault", d->nrows, err);
 
         if (llo_drain_rows(d, pg, &inserted, &rejected, err, errlen) != 0) {
+            (void) llo_drain_prepared(d);
             return LLO_DRAIN_FAILED;
         }
     }
@@ -454,7 +453,7 @@ llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
             llo_log_limited(LLO_LOG_ERROR, "record seq %llu stored "
                             "without what the row sinks wrote for it, "
                             "rejected by PostgreSQL: %s",
-                            (unsigned long long) d->row_seq[lo], why);
+                            (unsigned long long) d->rows[lo].seq, why);
             llo_drain_drop(d, lo, why);
             return 0;
         }
@@ -471,7 +470,7 @@ llo_drain_halves(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
         (*rejected)++;
         llo_log_limited(LLO_LOG_ERROR, "record seq %llu rejected by "
                         "PostgreSQL: %s; skipped",
-                        (unsigned long long) d->row_seq[lo], why);
+                        (unsigned long long) d->rows[lo].seq, why);
         llo_drain_drop(d, lo, why);
         return 0;
     }
@@ -531,10 +530,17 @@ llo_drain_txn(llo_drain_t *d, llo_pg_t *pg, size_t lo, size_t hi,
             goto failed;
         }
 
+        /* the row sinks' parts are ready by now (on the first pass) */
+        if (with_rows && llo_drain_prepared(d) != 0) {
+            pg->data_error = 0;
+            snprintf(err, errlen, "out of memory in the row sinks");
+            goto failed;
+        }
+
         for (i = 0; with_rows && i < d->nrow_sinks; i++) {
             if (d->row_sinks[i]->pending(d->row_sinks[i]->data)
                 && d->row_sinks[i]->apply(d->row_sinks[i]->data, pg, lo, hi,
-                                          err, errlen)
+                                          *inserted == hi - lo, err, errlen)
                    != 0)
             {
                 goto failed;
@@ -630,9 +636,11 @@ llo_drain_pending(llo_drain_t *d)
 
 
 static int
-llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
+llo_drain_add_row(llo_drain_t *d, size_t off, const llo_rec_t *rec,
+    const llo_ring_rec_t *rr, int month)
 {
-    size_t  i, cap;
+    size_t      i, cap;
+    llo_row_t  *row;
 
     /* both arrays always have the same capacity */
     cap = d->rows_cap;
@@ -640,15 +648,20 @@ llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
     if (llo_grow_array(&d->row_off, &cap, d->nrows + 1, sizeof(size_t),
                        1024)
         != 0
-        || llo_grow_array(&d->row_seq, &d->rows_cap, d->nrows + 1,
-                          sizeof(uint64_t), 1024)
+        || llo_grow_array(&d->rows, &d->rows_cap, d->nrows + 1,
+                          sizeof(llo_row_t), 1024)
            != 0)
     {
         return -1;
     }
 
     d->row_off[d->nrows] = off;
-    d->row_seq[d->nrows] = seq;
+
+    row = &d->rows[d->nrows];
+    row->rec = *rec;
+    row->instance = rr->instance;
+    row->seq = rr->seq;
+
     d->nrows++;
 
     for (i = 0; i < d->nmonths; i++) {
@@ -667,6 +680,70 @@ llo_drain_add_row(llo_drain_t *d, size_t off, uint64_t seq, int month)
     d->months[d->nmonths++] = month;
 
     return 0;
+}
+
+
+/*
+ * The row sinks prepare their parts (score the calls) on a thread while
+ * the main thread copies the rows: the two are the batch's largest costs
+ * after PostgreSQL's own, and this machine's other core is otherwise
+ * idle while libpq waits.  Without a thread (pthread_create failed) they
+ * prepare at once.  The records point into the ring, which stays as it
+ * is until the batch is released, after the join.
+ */
+
+static void
+llo_drain_prepare(llo_drain_t *d)
+{
+    d->prepare_rc = 0;
+    d->preparing = 0;
+
+    if (d->nrow_sinks == 0 || d->nrows == 0) {
+        return;
+    }
+
+    if (pthread_create(&d->prepare_thread, NULL, llo_drain_prepare_run, d)
+        != 0)
+    {
+        (void) llo_drain_prepare_run(d);
+        return;
+    }
+
+    d->preparing = 1;
+}
+
+
+static void *
+llo_drain_prepare_run(void *arg)
+{
+    llo_drain_t  *d = arg;
+
+    size_t  i;
+
+    for (i = 0; i < d->nrow_sinks; i++) {
+        if (d->row_sinks[i]->prepare(d->row_sinks[i]->data, d->rows,
+                                     d->nrows)
+            != 0)
+        {
+            d->prepare_rc = -1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* wait for the row sinks' parts: 0, or -1 when memory ran out */
+
+static int
+llo_drain_prepared(llo_drain_t *d)
+{
+    if (d->preparing) {
+        (void) pthread_join(d->prepare_thread, NULL);
+        d->preparing = 0;
+    }
+
+    return d->prepare_rc;
 }
 
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "llo_ring.h"
@@ -39,7 +40,7 @@ typedef struct {
     /* the batch being built: COPY text and, per row, where it starts */
     llo_buf_t           copy;
     size_t             *row_off;
-    uint64_t           *row_seq;
+    llo_row_t          *rows;           /* each row's record */
     size_t              nrows;
     size_t              rows_cap;
     int                *months;
@@ -50,6 +51,9 @@ typedef struct {
     size_t              nsinks;
     llo_row_sink_t     *row_sinks[LLO_DRAIN_SINKS];
     size_t              nrow_sinks;
+    pthread_t           prepare_thread;
+    int                 prepare_rc;
+    unsigned            preparing:1;    /* the thread runs */
 
     /* since start */
     uint64_t            records;        /* taken from the ring */

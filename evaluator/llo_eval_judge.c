@@ -21,11 +21,10 @@
 
 
 static void llo_judge_reset(void *data);
-static int llo_judge_add(void *data, const llo_rec_t *rec,
-    uint64_t instance, uint64_t seq, size_t row);
+static int llo_judge_prepare(void *data, const llo_row_t *rows, size_t n);
 static size_t llo_judge_pending(void *data);
 static int llo_judge_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
-    char *err, size_t errlen);
+    int all_new, char *err, size_t errlen);
 static void llo_judge_drop(void *data, size_t row, const char *why);
 static void llo_judge_committed(void *data);
 static int llo_judge_chosen(llo_judge_t *j, const llo_rec_t *rec,
@@ -302,7 +301,7 @@ llo_judge_sink(llo_judge_t *j, llo_verdicts_t *verdicts,
     sink->name = "judge queue";
     sink->data = j;
     sink->reset = llo_judge_reset;
-    sink->add = llo_judge_add;
+    sink->prepare = llo_judge_prepare;
     sink->pending = llo_judge_pending;
     sink->apply = llo_judge_apply;
     sink->drop = llo_judge_drop;
@@ -320,30 +319,44 @@ llo_judge_reset(void *data)
 }
 
 
+/*
+ * On the drain's thread, after the verdicts' sink (registered before it)
+ * has scored the same rows.
+ */
+
 static int
-llo_judge_add(void *data, const llo_rec_t *rec, uint64_t instance,
-    uint64_t seq, size_t row)
+llo_judge_prepare(void *data, const llo_row_t *rows, size_t n)
 {
     llo_judge_t  *j = data;
 
-    if (llo_grow_array(&j->row_off, &j->rows_cap, row + 1, sizeof(size_t),
-                       1024)
+    size_t  row;
+
+    if (llo_grow_array(&j->row_off, &j->rows_cap, n, sizeof(size_t), 1024)
         != 0)
     {
         return -1;
     }
 
-    j->row_off[row] = j->chosen.len;
-    j->nrows = row + 1;
+    for (row = 0; row < n; row++) {
+        j->row_off[row] = j->chosen.len;
 
-    if (j->conf != NULL && j->conf->judge_url[0] != '\0'
-        && llo_judge_chosen(j, rec, instance, seq, row))
-    {
+        if (j->conf == NULL || j->conf->judge_url[0] == '\0'
+            || !llo_judge_chosen(j, &rows[row].rec, rows[row].instance,
+                                 rows[row].seq, row))
+        {
+            continue;
+        }
+
         /* "id<TAB>ts\n", as the verdicts', for the arrays of apply() */
-        if (llo_copy_key(&j->chosen, rec, instance, seq) == 0) {
+        if (llo_copy_key(&j->chosen, &rows[row].rec, rows[row].instance,
+                         rows[row].seq)
+            == 0)
+        {
             llo_buf_add(&j->chosen, "\n", 1);
         }
     }
+
+    j->nrows = n;
 
     return 0;
 }
@@ -420,8 +433,8 @@ llo_judge_pending(void *data)
  */
 
 static int
-llo_judge_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi, char *err,
-    size_t errlen)
+llo_judge_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
+    int all_new, char *err, size_t errlen)
 {
     llo_judge_t  *j = data;
 

@@ -276,10 +276,28 @@ llo_pg_rows(llo_pg_t *pg, const char *data, size_t len, uint64_t *inserted,
 
 
 int
-llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len, int first,
-    uint64_t *inserted, char *err, size_t errlen)
+llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+    llo_pg_verdicts_e how, uint64_t *inserted, char *err, size_t errlen)
 {
+    size_t  i;
+
     *inserted = 0;
+
+    /* no stage, no conflict check: about half the cost of the others */
+    if (how == LLO_PG_VERDICTS_NEW) {
+        if (llo_pg_copy(pg, "COPY llm_evaluations (" LLO_PG_VERDICT_COLUMNS
+                        ") FROM STDIN", data, len, err, errlen)
+            != 0)
+        {
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            *inserted += data[i] == '\n';
+        }
+
+        return 0;
+    }
 
     if (llo_pg_copy(pg, "COPY llm_evaluations_stage (" LLO_PG_VERDICT_COLUMNS
                     ") FROM STDIN", data, len, err, errlen)
@@ -288,7 +306,7 @@ llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len, int first,
         return -1;
     }
 
-    if (!first) {
+    if (how == LLO_PG_VERDICTS_VERSION) {
         return llo_pg_insert(pg, "INSERT INTO llm_evaluations ("
                              LLO_PG_VERDICT_COLUMNS ") SELECT "
                              LLO_PG_VERDICT_COLUMNS " FROM "

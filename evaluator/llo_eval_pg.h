@@ -86,15 +86,27 @@ int llo_pg_rows(llo_pg_t *pg, const char *data, size_t len,
 
 /*
  * llo_pg_verdicts(): COPY verdicts (COPY text, LLO_PG_VERDICT_COLUMNS)
- * into llm_evaluations; with first, each unless its call has a verdict
- * of the same evaluator already (ingest), else unless it has one of the
- * same version (rescore).  *inserted is the number of new verdicts.
+ * into llm_evaluations; *inserted is the number of new verdicts.  How:
+ *
+ *   LLO_PG_VERDICTS_NEW      straight in: their calls are new in this
+ *                            transaction, so they have none yet
+ *   LLO_PG_VERDICTS_FIRST    each unless its call has a verdict of the
+ *                            same evaluator (ingest, a batch delivered
+ *                            again)
+ *   LLO_PG_VERDICTS_VERSION  each unless its call has one of the same
+ *                            version (rescore)
  */
 #define LLO_PG_VERDICT_COLUMNS                                               \
     "id, ts, evaluator, version, score, label, flagged, details"
 
-int llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len, int first,
-    uint64_t *inserted, char *err, size_t errlen);
+typedef enum {
+    LLO_PG_VERDICTS_NEW = 0,
+    LLO_PG_VERDICTS_FIRST,
+    LLO_PG_VERDICTS_VERSION
+} llo_pg_verdicts_e;
+
+int llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+    llo_pg_verdicts_e how, uint64_t *inserted, char *err, size_t errlen);
 
 
 /*

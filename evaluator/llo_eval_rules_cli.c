@@ -682,7 +682,8 @@ llo_cli_flush(llo_cli_run_t *run)
     }
 
     if (llo_pg_begin(run->pg, run->err, sizeof(run->err)) != 0
-        || llo_pg_verdicts(run->pg, run->copy.data, run->copy.len, 0, &n,
+        || llo_pg_verdicts(run->pg, run->copy.data, run->copy.len,
+                           LLO_PG_VERDICTS_VERSION, &n,
                            run->err, sizeof(run->err))
            != 0
         || llo_pg_commit(run->pg, run->err, sizeof(run->err)) != 0)

@@ -16,8 +16,9 @@
  * The key sets of llm_observer_key (llo_eval_keys.c) are such a sink.
  *
  * A row sink writes something for each llm_requests row of the batch
- * (the rules' verdicts, llo_eval_verdicts.c): it is told each row as it
- * is added, and it writes its part for the same rows [lo, hi) as the
+ * (the rules' verdicts, llo_eval_verdicts.c; the judge's queue): it is
+ * given the batch's rows to prepare its part on a thread while the rows
+ * are copied, and it writes its part for the same rows [lo, hi) as the
  * rows' COPY, in their transaction, so it follows them through the
  * halving.  A lone row that fails with its part is tried without it:
  * the row is kept, its part dropped, so a verdict never loses a row.
@@ -68,23 +69,43 @@ typedef struct {
 } llo_sink_t;
 
 
+/* a row of the batch as the drain read it from the ring */
+
+typedef struct {
+    llo_rec_t           rec;            /* points into the ring */
+    uint64_t            instance;
+    uint64_t            seq;
+} llo_row_t;
+
+
 typedef struct {
     const char         *name;
     void               *data;
 
     void              (*reset)(void *data);
 
-    /* row i of the batch is rec: 0, or -1 when memory ran out */
-    int               (*add)(void *data, const llo_rec_t *rec,
-                             uint64_t instance, uint64_t seq, size_t row);
+    /*
+     * The batch's rows, all of them, on a thread of the drain's while the
+     * rows themselves are written to PostgreSQL: what it computes (the
+     * verdicts) costs no time of the transaction.  It may use nothing the
+     * main thread uses meanwhile (PostgreSQL, the log).  0, or -1 when
+     * memory ran out.
+     */
+    int               (*prepare)(void *data, const llo_row_t *rows,
+                                 size_t n);
 
     /* bytes it holds for this batch */
     size_t            (*pending)(void *data);
 
-    /* its part for rows [lo, hi), in their transaction; 0, or -1 with
-     * err and pg->data_error when its data is at fault */
+    /*
+     * Its part for rows [lo, hi), in their transaction, after them;
+     * all_new: every one of those rows was new to llm_requests (none was
+     * stored by an earlier delivery of the batch).  0, or -1 with err and
+     * pg->data_error when its data is at fault.
+     */
     int               (*apply)(void *data, llo_pg_t *pg, size_t lo,
-                               size_t hi, char *err, size_t errlen);
+                               size_t hi, int all_new, char *err,
+                               size_t errlen);
 
     /* row i goes without this sink's part (why): the row itself was
      * rejected, or stored only without the part */

@@ -14,11 +14,13 @@
 
 
 static void llo_verdicts_reset(void *data);
-static int llo_verdicts_add(void *data, const llo_rec_t *rec,
+static int llo_verdicts_prepare(void *data, const llo_row_t *rows,
+    size_t n);
+static void llo_verdicts_add(llo_verdicts_t *vs, const llo_rec_t *rec,
     uint64_t instance, uint64_t seq, size_t row);
 static size_t llo_verdicts_pending(void *data);
 static int llo_verdicts_apply(void *data, llo_pg_t *pg, size_t lo,
-    size_t hi, char *err, size_t errlen);
+    size_t hi, int all_new, char *err, size_t errlen);
 static void llo_verdicts_drop(void *data, size_t row, const char *why);
 static void llo_verdicts_committed(void *data);
 static void llo_verdict_out(void *data, const char *s, size_t len);
@@ -34,7 +36,7 @@ llo_verdicts_sink(llo_verdicts_t *vs, llo_row_sink_t *sink)
     sink->name = "verdicts";
     sink->data = vs;
     sink->reset = llo_verdicts_reset;
-    sink->add = llo_verdicts_add;
+    sink->prepare = llo_verdicts_prepare;
     sink->pending = llo_verdicts_pending;
     sink->apply = llo_verdicts_apply;
     sink->drop = llo_verdicts_drop;
@@ -63,28 +65,43 @@ llo_verdicts_reset(void *data)
 }
 
 
-/*
- * The drain adds rows in order and calls this for each, so rows[row] is
- * the next one; without rules (none configured) a row has no verdict,
- * an empty stretch of the COPY text.
- */
+/* every row of the batch scored, on the drain's thread */
 
 static int
-llo_verdicts_add(void *data, const llo_rec_t *rec, uint64_t instance,
-    uint64_t seq, size_t row)
+llo_verdicts_prepare(void *data, const llo_row_t *rows, size_t n)
 {
-    llo_verdicts_t     *vs = data;
-    uint64_t            hits, misses;
-    llo_verdict_t       v;
-    llo_rules_call_t    call;
-    llo_verdict_row_t  *vr;
+    llo_verdicts_t  *vs = data;
 
-    if (llo_grow_array(&vs->rows, &vs->rows_cap, row + 1,
+    size_t  i;
+
+    if (llo_grow_array(&vs->rows, &vs->rows_cap, n,
                        sizeof(llo_verdict_row_t), 1024)
         != 0)
     {
         return -1;
     }
+
+    for (i = 0; i < n; i++) {
+        llo_verdicts_add(vs, &rows[i].rec, rows[i].instance, rows[i].seq, i);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Row after row, so rows[row] is the next one; without rules (none
+ * configured) a row has no verdict, an empty stretch of the COPY text.
+ */
+
+static void
+llo_verdicts_add(llo_verdicts_t *vs, const llo_rec_t *rec, uint64_t instance,
+    uint64_t seq, size_t row)
+{
+    uint64_t            hits, misses;
+    llo_verdict_t       v;
+    llo_rules_call_t    call;
+    llo_verdict_row_t  *vr;
 
     vr = &vs->rows[row];
     vr->off = vs->copy.len;
@@ -95,13 +112,13 @@ llo_verdicts_add(void *data, const llo_rec_t *rec, uint64_t instance,
     vs->nrows = row + 1;
 
     if (vs->rules == NULL) {
-        return 0;
+        return;
     }
 
     /* the drain made the row of this record, so it has a key */
     if (llo_copy_key(&vs->copy, rec, instance, seq) != 0) {
         vs->copy.len = vr->off;
-        return 0;
+        return;
     }
 
     llo_verdict_call(rec, &call);
@@ -120,8 +137,6 @@ llo_verdicts_add(void *data, const llo_rec_t *rec, uint64_t instance,
     vr->score = v.score;
     vr->scored = 1;
     vr->flagged = v.flagged;
-
-    return 0;
 }
 
 
@@ -136,7 +151,7 @@ llo_verdicts_pending(void *data)
 
 static int
 llo_verdicts_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
-    char *err, size_t errlen)
+    int all_new, char *err, size_t errlen)
 {
     llo_verdicts_t  *vs = data;
     size_t           start, end;
@@ -149,8 +164,11 @@ llo_verdicts_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
         return 0;
     }
 
-    return llo_pg_verdicts(pg, vs->copy.data + start, end - start, 1, &n,
-                           err, errlen);
+    /* new calls have no verdict yet: straight in, the cheapest way */
+    return llo_pg_verdicts(pg, vs->copy.data + start, end - start,
+                           all_new ? LLO_PG_VERDICTS_NEW
+                                   : LLO_PG_VERDICTS_FIRST,
+                           &n, err, errlen);
 }
 
 

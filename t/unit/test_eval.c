@@ -829,6 +829,8 @@ typedef struct {
     int         dropped[128];
     int         ndropped;
     int         committed;
+    int         prepared;       /* times */
+    int         all_new;        /* applies told all their rows were new */
     uint64_t    applied;        /* rows applied in transactions */
 } llo_t_rsink_t;
 
@@ -845,18 +847,21 @@ llo_t_rsink_reset(void *data)
 
 
 static int
-llo_t_rsink_add(void *data, const llo_rec_t *rec, uint64_t instance,
-    uint64_t seq, size_t row)
+llo_t_rsink_prepare(void *data, const llo_row_t *rows, size_t n)
 {
     llo_t_rsink_t     *s = data;
+    size_t             row;
     const llo_str_t   *m;
 
-    ck_assert_uint_eq(row, s->nrows);
-    ck_assert_uint_lt(row, 128);
+    ck_assert_uint_le(n, 128);
 
-    m = llo_rec_get_str(rec, LLO_S_REQUEST_MODEL);
-    snprintf(s->model[row], 8, "%.*s", (int) m->len, m->data);
-    s->nrows++;
+    for (row = 0; row < n; row++) {
+        m = llo_rec_get_str(&rows[row].rec, LLO_S_REQUEST_MODEL);
+        snprintf(s->model[row], 8, "%.*s", (int) m->len, m->data);
+    }
+
+    s->nrows = n;
+    s->prepared++;
 
     return 0;
 }
@@ -871,7 +876,7 @@ llo_t_rsink_pending(void *data)
 
 static int
 llo_t_rsink_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
-    char *err, size_t errlen)
+    int all_new, char *err, size_t errlen)
 {
     llo_t_rsink_t  *s = data;
     size_t          i;
@@ -891,6 +896,7 @@ llo_t_rsink_apply(void *data, llo_pg_t *pg, size_t lo, size_t hi,
     }
 
     s->applied += hi - lo;
+    s->all_new += all_new;
 
     return 0;
 }
@@ -956,7 +962,7 @@ START_TEST(test_drain_row_sink)
     sink.name = "test rows";
     sink.data = &rs;
     sink.reset = llo_t_rsink_reset;
-    sink.add = llo_t_rsink_add;
+    sink.prepare = llo_t_rsink_prepare;
     sink.pending = llo_t_rsink_pending;
     sink.apply = llo_t_rsink_apply;
     sink.drop = llo_t_rsink_drop;
@@ -973,6 +979,8 @@ START_TEST(test_drain_row_sink)
     ck_assert_uint_eq(llo_t_pg.rows, 98);
     ck_assert_uint_eq(d.bad, 2);
     ck_assert_int_eq(rs.committed, 1);
+    ck_assert_int_eq(rs.prepared, 1);
+    ck_assert_int_gt(rs.all_new, 0);
     ck_assert_int_eq(rs.ndropped, 5);
     ck_assert_int_eq(rs.dropped[7] + rs.dropped[60], 2);
     ck_assert_int_eq(rs.dropped[8] + rs.dropped[40] + rs.dropped[99], 3);
