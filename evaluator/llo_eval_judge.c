@@ -42,6 +42,8 @@ static int llo_judge_prices(llo_judge_t *j, const char *path, char *err,
 static char *llo_judge_key(const llo_conf_t *conf, char *err,
     size_t errlen);
 static int64_t llo_judge_nano(const char *s);
+static int64_t llo_judge_cost(llo_judge_t *j, const llo_judge_result_t *r,
+    char *usd, size_t len);
 
 
 /* -- configure ------------------------------------------------------------ */
@@ -695,11 +697,15 @@ llo_judge_budget(llo_judge_t *j)
     if (day != j->day || j->spent < 0) {
         const char  *params[1] = { j->evaluator };
 
+        /* the verdicts' and the answers that were none (approximately:
+         * a queue row's spend is counted on the day of its last attempt) */
         res = PQexecParams(j->pg->conn,
-            "SELECT coalesce(sum(cost_usd), 0)::text FROM llm_evaluations "
+            "SELECT (coalesce((SELECT sum(cost_usd) FROM llm_evaluations "
             "WHERE evaluator = $1 "
-            "AND created_at >= date_trunc('day', now(), 'UTC')", 1, NULL,
-            params, NULL, NULL, 0);
+            "AND created_at >= date_trunc('day', now(), 'UTC')), 0) "
+            "+ coalesce((SELECT sum(spent_usd) FROM llm_judge_queue "
+            "WHERE last_at >= date_trunc('day', now(), 'UTC')), 0))::text",
+            1, NULL, params, NULL, NULL, 0);
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             llo_pg_fail(j->pg, res, "judge: the day's spend", err,
@@ -814,22 +820,12 @@ llo_judge_store(llo_judge_t *j, llo_judge_slot_t *s,
     yajl_gen                   g;
     const char                *params[13];
     const unsigned char       *buf;
-    const llo_price_t         *price;
     const llo_judge_result_t  *r;
 
     char                       sub[160], *details;
 
     r = &o->result;
-    *cost = 0;
-
-    price = llo_price_find(j->prices, j->nprices, j->conf->judge_model,
-                           strlen(j->conf->judge_model));
-
-    if (price != NULL) {
-        *cost = llo_cost_nano(price, r->prompt_tokens, 0, 0,
-                              r->completion_tokens);
-        llo_cost_format_nano(*cost, usd, sizeof(usd));
-    }
+    *cost = llo_judge_cost(j, r, usd, sizeof(usd));
 
     snprintf(score, sizeof(score), "%d", r->overall);
     snprintf(flagged, sizeof(flagged), "%s",
@@ -874,7 +870,7 @@ llo_judge_store(llo_judge_t *j, llo_judge_slot_t *s,
     params[7] = details;
     params[8] = pt;
     params[9] = ct;
-    params[10] = price != NULL ? usd : NULL;
+    params[10] = *cost >= 0 ? usd : NULL;
 
     res = PQexecParams(j->pg->conn,
         "WITH v AS (INSERT INTO llm_evaluations (id, ts, evaluator, "
@@ -899,9 +895,42 @@ llo_judge_store(llo_judge_t *j, llo_judge_slot_t *s,
     PQclear(res);
 
     llo_log(LLO_LOG_DEBUG, "judge: call %s: overall %d (%s)", s->id,
-            r->overall, price != NULL ? usd : "no price");
+            r->overall, *cost >= 0 ? usd : "no price");
+
+    *cost = *cost > 0 ? *cost : 0;
 
     return 0;
+}
+
+
+/*
+ * What the judge's answer cost by the price list, in nano-USD, usd its
+ * text; -1 when the model has no price or the answer no usage.
+ */
+
+static int64_t
+llo_judge_cost(llo_judge_t *j, const llo_judge_result_t *r, char *usd,
+    size_t len)
+{
+    int64_t             cost;
+    const llo_price_t  *price;
+
+    price = llo_price_find(j->prices, j->nprices, j->conf->judge_model,
+                           strlen(j->conf->judge_model));
+
+    if (price == NULL) {
+        return -1;
+    }
+
+    cost = llo_cost_nano(price, r->prompt_tokens > 0 ? r->prompt_tokens : -1,
+                         0, 0,
+                         r->completion_tokens > 0 ? r->completion_tokens : -1);
+
+    if (cost >= 0) {
+        llo_cost_format_nano(cost, usd, len);
+    }
+
+    return cost;
 }
 
 
@@ -917,10 +946,10 @@ llo_judge_retry(llo_judge_t *j, llo_judge_slot_t *s,
     const llo_judge_outcome_t *o)
 {
     int          attempts;
-    char         delay[32], status[16], err[1024];
-    int64_t      ms;
+    char         delay[32], status[16], err[1024], usd[LLO_COST_FORMAT_LEN];
+    int64_t      ms, cost;
     PGresult    *res;
-    const char  *why, *params[5];
+    const char  *why, *params[6];
 
     attempts = s->attempts + 1;
     why = o->cause[0] ? o->cause : o->curl_error[0] ? o->curl_error
@@ -944,12 +973,17 @@ llo_judge_retry(llo_judge_t *j, llo_judge_slot_t *s,
     params[3] = why;
     params[4] = ms < 0 ? NULL : delay;
 
+    /* an answer that was no verdict was paid for all the same */
+    cost = llo_judge_cost(j, &o->result, usd, sizeof(usd));
+    params[5] = cost > 0 ? usd : "0";
+
     res = PQexecParams(j->pg->conn,
         "UPDATE llm_judge_queue SET attempts = attempts + 1, "
-        "last_status = $3::integer, last_error = $4, "
+        "last_at = now(), last_status = $3::integer, last_error = $4, "
+        "spent_usd = spent_usd + $6::numeric, "
         "next_at = now() + coalesce($5::bigint, 0) * interval '1 ms', "
         "failed_at = CASE WHEN $5 IS NULL THEN now() END "
-        "WHERE id = $1::uuid AND ts = $2::timestamptz", 5, NULL, params,
+        "WHERE id = $1::uuid AND ts = $2::timestamptz", 6, NULL, params,
         NULL, NULL, 0);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -960,6 +994,8 @@ llo_judge_retry(llo_judge_t *j, llo_judge_slot_t *s,
     }
 
     PQclear(res);
+
+    j->spent += cost > 0 ? cost : 0;
 
     if (ms < 0) {
         j->failed++;

@@ -17,8 +17,10 @@ CREATE TABLE llm_judge_queue (
     enqueued_at         timestamptz         NOT NULL DEFAULT now(),
     attempts            integer             NOT NULL DEFAULT 0,
     next_at             timestamptz         NOT NULL DEFAULT now(),
+    last_at             timestamptz,
     last_status         integer,
     last_error          text,
+    spent_usd           numeric(20, 9)      NOT NULL DEFAULT 0,
     failed_at           timestamptz,
 
     PRIMARY KEY (id, ts)
@@ -35,6 +37,11 @@ COMMENT ON COLUMN llm_judge_queue.attempts IS
 COMMENT ON COLUMN llm_judge_queue.next_at IS
     'Not asked again before: backoff with jitter after 429, 5xx, '
     'timeouts and connection errors, Retry-After honoured';
+COMMENT ON COLUMN llm_judge_queue.last_at IS
+    'When the last attempt ended';
+COMMENT ON COLUMN llm_judge_queue.spent_usd IS
+    'What the attempts that gave no verdict cost (an invalid answer is '
+    'paid for too), by the price list; counted in judge_daily_budget';
 COMMENT ON COLUMN llm_judge_queue.last_status IS
     'HTTP status of the last attempt; 0: no answer (timeout, connection)';
 COMMENT ON COLUMN llm_judge_queue.last_error IS

@@ -120,7 +120,8 @@ sub judged {
 sub failure {
     my ($name) = @_;
     my $r = psql($pg, 'SELECT row_to_json(t) FROM (SELECT attempts, '
-        . 'last_status, last_error, failed_at IS NOT NULL AS failed '
+        . 'last_status, last_error, failed_at IS NOT NULL AS failed, '
+        . 'spent_usd::text AS spent '
         . "FROM llm_judge_queue WHERE id = '$id{$name}') t");
     return $r eq '' ? undef : json_decode($r);
 }
@@ -169,6 +170,7 @@ for ([ malformed => qr/^content is not JSON/ ],
     ok($f->{failed}, "$name: a recorded failure");
     like($f->{last_error} // '', $why, "$name: why");
     is("$f->{attempts} $f->{last_status}", '1 200', "$name: final at once");
+    ok(($f->{spent} // 0) > 0, "$name: what the answer cost is counted ($f->{spent})");
 }
 
 {
@@ -176,6 +178,7 @@ for ([ malformed => qr/^content is not JSON/ ],
     my $f = failure('slow') // {};
     is("$f->{attempts} $f->{last_status} " . ($f->{failed} ? 1 : 0), '3 0 1',
         'slow: 3 attempts timed out, then failed');
+    is($f->{spent}, '0.000000000', 'slow: no answer, nothing spent');
 }
 
 {
