@@ -51,14 +51,16 @@ EVAL_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,\
 # with 'make deps', after this file was read
 EVAL_LIBS   = -lpq $(shell pkg-config --libs yajl) -lz -lm \
               $(shell pkg-config --libs libpcre2-8) -lcrypto \
-              $(shell pkg-config --libs libcurl)
+              $(shell pkg-config --libs libcurl) \
+              $(shell pkg-config --libs libmicrohttpd)
 
 UNIT_SRC   := $(wildcard t/unit/*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_LIBS   = $(shell pkg-config --libs check 2>/dev/null) -lpq \
               $(shell pkg-config --libs yajl) -lz -lm \
               $(shell pkg-config --libs libpcre2-8) -lcrypto \
-              $(shell pkg-config --libs libcurl)
+              $(shell pkg-config --libs libcurl) \
+              $(shell pkg-config --libs libmicrohttpd)
 
 DEB_PKGS   := build-essential pkg-config nginx nginx-dev libpcre2-dev \
               libssl-dev zlib1g-dev libyajl-dev libpq-dev libcurl4-openssl-dev \

@@ -150,6 +150,11 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
       "/usr/share/llm-observer/llm_prices.conf", 0, 0,
       "a file of llm_observer_price lines", 0 },
 
+    /* /metrics (llm-evaluator run); empty: none */
+    { "http_listen", LLO_CONF_STR, llo_conf_off(http_listen),
+      "127.0.0.1:9188", 0, 0, "an address and port, e.g. 127.0.0.1:9188",
+      1 },
+
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
       "", 0, 0, "a path", 1 },

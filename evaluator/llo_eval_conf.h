@@ -22,6 +22,7 @@ typedef struct {
     char               *sql_dir;
     char               *pid_file;
     char               *rules_file;
+    char               *http_listen;
     char               *judge_url;
     char               *judge_model;
     char               *judge_api_key_file;

@@ -1,8 +1,7 @@
 /*
- * llm-evaluator counters, described once: name, type, help and where the
- * value is.  "ring-stat" and "drain" print them from these tables; the
- * Prometheus text of /metrics is to come from the same tables (the name
- * is then the metric's, after "llm_evaluator_", unit suffix included).
+ * llm-evaluator counters, described once: name, type, help, where the
+ * value is and the metric's name.  "ring-stat" and "drain" print them
+ * from these tables, and /metrics (llo_eval_metrics.c) serves them.
  */
 
 #ifndef _LLO_EVAL_STATS_H_INCLUDED_
@@ -28,6 +27,7 @@ typedef struct {
     llo_stat_type_e     type;
     const char         *help;
     size_t              offset;     /* of a uint64_t */
+    const char         *metric;     /* its name in /metrics, NULL: none */
 } llo_stat_t;
 
 

@@ -35,6 +35,8 @@
 #include "llo_eval_verdicts.h"
 #include "llo_eval_rules_cli.h"
 #include "llo_eval_judge.h"
+#include "llo_eval_http.h"
+#include "llo_eval_metrics.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -77,6 +79,13 @@ typedef struct {
     llo_timer_t         maintain;       /* partitions ahead, hourly */
 
     int64_t             outage_since;   /* wall clock ms, 0: none */
+    int64_t             last_commit_ms; /* wall clock, 0: none yet */
+    uint64_t            db_errors;      /* batches PostgreSQL failed */
+
+    /* /metrics and the rest of http_listen's routes */
+    llo_metrics_t       metrics;
+    llo_http_route_t    routes[2];
+    llo_http_t         *http;
     int64_t             backoff;
     int64_t             next_ring_check;
     int                 rc;             /* of "run": 1 after a fatal error */
@@ -234,7 +243,10 @@ main(int argc, char **argv)
      * -t checks them too */
     if (llo_eval_rules_load(&ev.conf, &rules, err, sizeof(err)) != 0
         || llo_eval_rules_use(&ev, rules, err, sizeof(err)) != 0
-        || llo_judge_configure(&ev.judge, &ev.conf, err, sizeof(err)) != 0)
+        || llo_judge_configure(&ev.judge, &ev.conf, err, sizeof(err)) != 0
+        || (ev.conf.http_listen[0] != '\0'
+            && llo_http_addr_check(ev.conf.http_listen, err, sizeof(err))
+               != 0))
     {
         fprintf(stderr, "llm-evaluator: %s\n", err);
         goto done;
@@ -272,6 +284,7 @@ done:
     llo_keysets_free(&ev.keys);
     llo_verdicts_free(&ev.verdicts);
     llo_judge_free(&ev.judge);
+    llo_http_stop(ev.http);
     llo_rules_free(ev.rules);
     llo_rules_cache_free(ev.cache);
     llo_pg_free(&ev.pg);
@@ -422,6 +435,29 @@ llo_eval_run(llo_eval_t *ev)
     (void) llo_loop_timer(&ev->loop, &ev->maintain, "maintain",
                           llo_eval_maintain_timer, ev);
 
+    /* /metrics, served from this loop between batches */
+    if (ev->conf.http_listen[0] != '\0') {
+        ev->metrics.version = LLO_EVAL_VERSION;
+        ev->metrics.drain = &ev->drain;
+        ev->metrics.pg = &ev->pg;
+        ev->metrics.verdicts = &ev->verdicts;
+        ev->metrics.judge = &ev->judge;
+        ev->metrics.last_commit_ms = &ev->last_commit_ms;
+        ev->metrics.db_errors = &ev->db_errors;
+
+        ev->routes[0].path = "/metrics";
+        ev->routes[0].handler = llo_metrics_handler;
+        ev->routes[0].data = &ev->metrics;
+        ev->routes[1].path = NULL;
+
+        ev->http = llo_http_start(&ev->loop, ev->conf.http_listen,
+                                  ev->routes, err, sizeof(err));
+        if (ev->http == NULL) {
+            llo_log(LLO_LOG_ERROR, "%s", err);
+            return 1;
+        }
+    }
+
     /* the judge works its queue in this loop, never blocking the rest */
     if (llo_judge_start(&ev->judge, &ev->loop, &ev->pg, err, sizeof(err))
         != 0)
@@ -571,13 +607,23 @@ llo_eval_drain_timer(llo_loop_t *loop, llo_timer_t *t)
 
     char             err[1024];
     int64_t          now;
+    uint64_t         batches;
     llo_drain_rc_e   drc;
 
     if (!ev->drain.attached || ev->pg.conn == NULL) {
         return;
     }
 
+    batches = ev->drain.batches;
     drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err, sizeof(err));
+
+    if (ev->drain.batches != batches) {
+        ev->last_commit_ms = llo_wall_ms();
+    }
+
+    if (drc == LLO_DRAIN_FAILED) {
+        ev->db_errors++;
+    }
 
     switch (drc) {
 

@@ -41,6 +41,7 @@ my $dir = tempdir_world();
 my $ring = "/dev/shm/llo-demo-$$.ring";
 END { unlink $ring if $ring }
 
+my $mport = free_port();
 my $conf = "$dir/llm-evaluator.conf";
 open my $fh, '>', $conf or die "demo: $conf: $!\n";
 print $fh <<"EOF";
@@ -51,6 +52,7 @@ flush_interval = 100ms
 log_level = info
 sql_dir = $root/sql
 rules_file = $root/conf.d/llm-rules.conf
+http_listen = 127.0.0.1:$mport
 EOF
 close $fh;
 
@@ -203,6 +205,10 @@ step('verdicts in llm_evaluations (rules: conf.d/llm-rules.conf)');
     . 'from llm_requests r join llm_evaluations e using (id, ts) '
     . 'order by r.ts, r.id');
 print $out;
+
+step("the evaluator's /metrics (http://127.0.0.1:$mport/metrics), a few");
+my $m = http_req(port => $mport, method => 'GET', path => '/metrics');
+print "   $_\n" for grep { /^(llm_evaluator_(rows_written|verdicts|verdicts_flagged)_total|llm_observer_ring_(committed_records|dropped_records)_total|llm_evaluator_db_up) / } split /\n/, $m->{body};
 
 step('ring');
 ($rc, $out) = run_cmd($evaluator, '-c', $conf, 'ring-stat');

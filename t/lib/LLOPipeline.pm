@@ -141,7 +141,10 @@ sub ev_argv {
     my ($p, @args) = @_;
     return ($p->{ev}, '-c', $p->{evconf}, '-o', "ring_path=$p->{ring}",
         '-o', "pg_conninfo=$p->{pg}{conninfo}", '-o', 'sql_dir=' . repo_root() . '/sql',
-        '-o', "log_file=$p->{evlog}", (map { ('-o', $_) } @{ $p->{ev_opts} }), @args);
+        '-o', "log_file=$p->{evlog}",
+        # /metrics only where a test asks for it: evaluators run side by side
+        '-o', 'http_listen=',
+        (map { ('-o', $_) } @{ $p->{ev_opts} }), @args);
 }
 
 sub ev {

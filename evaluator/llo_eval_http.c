@@ -1,0 +1,294 @@
+/*
+ * llm-evaluator's HTTP listener: see llo_eval_http.h.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <microhttpd.h>
+
+#include "llo_eval_http.h"
+#include "llo_eval_log.h"
+
+
+#define LLO_HTTP_CONNECTIONS     64
+#define LLO_HTTP_TIMEOUT_S       10
+#define LLO_HTTP_TICK_MS         1000
+
+
+struct llo_http_s {
+    struct MHD_Daemon          *mhd;
+    llo_loop_t                 *loop;
+    int                         fd;         /* MHD's epoll fd */
+    llo_timer_t                 timer;
+    const llo_http_route_t     *routes;
+    llo_buf_t                   body;
+};
+
+
+static enum MHD_Result llo_http_access(void *cls,
+    struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size,
+    void **con_cls);
+static void llo_http_ready(llo_loop_t *loop, int fd, int revents,
+    void *data);
+static void llo_http_tick(llo_loop_t *loop, llo_timer_t *t);
+static void llo_http_run(llo_http_t *h);
+static int llo_http_parse(const char *addr, struct sockaddr_storage *ss,
+    socklen_t *len, char *err, size_t errlen);
+
+
+int
+llo_http_addr_check(const char *addr, char *err, size_t errlen)
+{
+    socklen_t                len;
+    struct sockaddr_storage  ss;
+
+    return llo_http_parse(addr, &ss, &len, err, errlen);
+}
+
+
+llo_http_t *
+llo_http_start(llo_loop_t *loop, const char *addr,
+    const llo_http_route_t *routes, char *err, size_t errlen)
+{
+    socklen_t                 len;
+    llo_http_t               *h;
+    unsigned int              flags;
+    struct sockaddr_storage   ss;
+    const union MHD_DaemonInfo  *info;
+
+    if (llo_http_parse(addr, &ss, &len, err, errlen) != 0) {
+        return NULL;
+    }
+
+    h = calloc(1, sizeof(llo_http_t));
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    h->loop = loop;
+    h->routes = routes;
+
+    /* no thread of MHD's own: the loop polls its epoll fd */
+    flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+    if (ss.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+
+    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, llo_http_access, h,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+                              MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned int) LLO_HTTP_CONNECTIONS,
+                              MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned int) LLO_HTTP_TIMEOUT_S,
+                              MHD_OPTION_END);
+
+    if (h->mhd == NULL) {
+        snprintf(err, errlen, "cannot listen on http_listen \"%s\" (in use, "
+                 "or not an address of this host)", addr);
+        free(h);
+        return NULL;
+    }
+
+    info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+
+    if (info == NULL
+        || llo_loop_fd(loop, info->epoll_fd, POLLIN, llo_http_ready, h) != 0
+        || llo_loop_timer(loop, &h->timer, "http", llo_http_tick, h) != 0)
+    {
+        snprintf(err, errlen, "http_listen \"%s\": no room in the event "
+                 "loop", addr);
+        MHD_stop_daemon(h->mhd);
+        free(h);
+        return NULL;
+    }
+
+    h->fd = info->epoll_fd;
+    llo_timer_in(&h->timer, LLO_HTTP_TICK_MS);
+
+    llo_log(LLO_LOG_INFO, "listening on http://%s (/metrics)", addr);
+
+    return h;
+}
+
+
+void
+llo_http_stop(llo_http_t *h)
+{
+    if (h == NULL) {
+        return;
+    }
+
+    llo_loop_fd_del(h->loop, h->fd);
+    llo_loop_timer_del(h->loop, &h->timer);
+    MHD_stop_daemon(h->mhd);
+    llo_buf_free(&h->body);
+    free(h);
+}
+
+
+static void
+llo_http_ready(llo_loop_t *loop, int fd, int revents, void *data)
+{
+    llo_http_run(data);
+}
+
+
+/* MHD's own timeouts (idle connections), whatever the traffic */
+
+static void
+llo_http_tick(llo_loop_t *loop, llo_timer_t *t)
+{
+    llo_http_run(t->data);
+    llo_timer_in(t, LLO_HTTP_TICK_MS);
+}
+
+
+static void
+llo_http_run(llo_http_t *h)
+{
+    (void) MHD_run(h->mhd);
+}
+
+
+static enum MHD_Result
+llo_http_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+    llo_http_t  *h = cls;
+
+    enum MHD_Result          rc;
+    llo_http_reply_t         reply;
+    struct MHD_Response     *res;
+    const llo_http_route_t  *r;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        h->body.len = 0;
+        llo_buf_add(&h->body, "only GET and HEAD\n", 18);
+        reply.status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        reply.content_type = "text/plain; charset=utf-8";
+        goto send;
+    }
+
+    h->body.len = 0;
+    reply.body = &h->body;
+    reply.status = MHD_HTTP_OK;
+    reply.content_type = "text/plain; charset=utf-8";
+
+    for (r = h->routes; r->path != NULL; r++) {
+        if (strcmp(r->path, url) == 0) {
+            r->handler(r->data, url, &reply);
+            goto send;
+        }
+    }
+
+    llo_buf_add(&h->body, "not found\n", 10);
+    reply.status = MHD_HTTP_NOT_FOUND;
+
+send:
+
+    res = MHD_create_response_from_buffer(h->body.len,
+                                          h->body.len ? h->body.data : "",
+                                          MHD_RESPMEM_MUST_COPY);
+    if (res == NULL) {
+        return MHD_NO;
+    }
+
+    (void) MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                   reply.content_type);
+
+    if (reply.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        (void) MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW,
+                                       "GET, HEAD");
+    }
+
+    rc = MHD_queue_response(c, (unsigned int) reply.status, res);
+    MHD_destroy_response(res);
+
+    return rc;
+}
+
+
+/* "host:port", "[v6]:port", ":port" */
+
+static int
+llo_http_parse(const char *addr, struct sockaddr_storage *ss,
+    socklen_t *len, char *err, size_t errlen)
+{
+    char                  host[64], *end;
+    long                  port;
+    size_t                n;
+    const char           *colon;
+    struct sockaddr_in   *in4;
+    struct sockaddr_in6  *in6;
+
+    memset(ss, 0, sizeof(struct sockaddr_storage));
+
+    colon = strrchr(addr, ':');
+
+    if (colon == NULL) {
+        goto invalid;
+    }
+
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1
+        || port > 65535)
+    {
+        goto invalid;
+    }
+
+    n = (size_t) (colon - addr);
+
+    if (n >= sizeof(host)) {
+        goto invalid;
+    }
+
+    memcpy(host, addr, n);
+    host[n] = '\0';
+
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        in6 = (struct sockaddr_in6 *) ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) port);
+
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) {
+            goto invalid;
+        }
+
+        *len = sizeof(struct sockaddr_in6);
+        return 0;
+    }
+
+    in4 = (struct sockaddr_in *) ss;
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t) port);
+
+    if (n == 0) {
+        in4->sin_addr.s_addr = htonl(INADDR_ANY);
+
+    } else if (inet_pton(AF_INET, host, &in4->sin_addr) != 1) {
+        goto invalid;
+    }
+
+    *len = sizeof(struct sockaddr_in);
+    return 0;
+
+invalid:
+
+    snprintf(err, errlen, "invalid http_listen \"%s\" (expected an address "
+             "and port: 127.0.0.1:9188, [::1]:9188 or :9188)", addr);
+
+    return -1;
+}

@@ -1,0 +1,231 @@
+/*
+ * llm-evaluator's /metrics: see llo_eval_metrics.h.
+ */
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include "llo_eval_log.h"
+#include "llo_eval_metrics.h"
+#include "llo_eval_stats.h"
+
+
+static void llo_metrics_table(llo_buf_t *b, const llo_stat_t *table,
+    const void *base);
+static void llo_metrics_family(llo_buf_t *b, const char *name,
+    const char *type, const char *help);
+static void llo_metrics_value(llo_buf_t *b, const char *name,
+    const char *labels, double v);
+static void llo_metrics_process(llo_buf_t *b);
+
+
+void
+llo_metrics_handler(void *data, const char *path, llo_http_reply_t *reply)
+{
+    reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    llo_metrics_render(data, reply->body);
+}
+
+
+void
+llo_metrics_render(const llo_metrics_t *m, llo_buf_t *b)
+{
+    char              labels[128];
+    llo_ring_stats_t  rs;
+
+    /* the ring's own counters, live from its header: nginx's too */
+    if (m->drain->attached) {
+        llo_ring_stats_read(&m->drain->ring, &rs);
+        llo_metrics_table(b, llo_ring_stat_table, &rs);
+    }
+
+    llo_metrics_table(b, llo_drain_stat_table, m->drain);
+    llo_metrics_table(b, llo_verdict_stat_table, m->verdicts);
+    llo_metrics_table(b, llo_judge_stat_table, m->judge);
+
+    llo_metrics_family(b, "llm_evaluator_db_up", "gauge",
+                       "1 while the evaluator is connected to PostgreSQL");
+    llo_metrics_value(b, "llm_evaluator_db_up", NULL,
+                      m->pg->conn != NULL ? 1 : 0);
+
+    llo_metrics_family(b, "llm_evaluator_db_write_errors_total", "counter",
+                       "Batches PostgreSQL failed to take (left in the "
+                       "ring, tried again)");
+    llo_metrics_value(b, "llm_evaluator_db_write_errors_total", NULL,
+                      (double) *m->db_errors);
+
+    llo_metrics_family(b, "llm_evaluator_last_flush_timestamp_seconds",
+                       "gauge", "When a batch was last committed, unix "
+                       "time; 0: none since the start");
+    llo_metrics_value(b, "llm_evaluator_last_flush_timestamp_seconds", NULL,
+                      *m->last_commit_ms / 1000.0);
+
+    llo_metrics_family(b, "llm_evaluator_ring_attached", "gauge",
+                       "1 while the evaluator has the ring mapped");
+    llo_metrics_value(b, "llm_evaluator_ring_attached", NULL,
+                      m->drain->attached ? 1 : 0);
+
+    snprintf(labels, sizeof(labels), "version=\"%s\"", m->version);
+    llo_metrics_family(b, "llm_evaluator_build_info", "gauge",
+                       "The evaluator's version, as a label; always 1");
+    llo_metrics_value(b, "llm_evaluator_build_info", labels, 1);
+
+    llo_metrics_process(b);
+}
+
+
+static void
+llo_metrics_table(llo_buf_t *b, const llo_stat_t *table, const void *base)
+{
+    const llo_stat_t  *st;
+
+    for (st = table; st->name; st++) {
+        if (st->metric == NULL) {
+            continue;
+        }
+
+        llo_metrics_family(b, st->metric,
+                           st->type == LLO_STAT_COUNTER ? "counter" : "gauge",
+                           st->help);
+        llo_metrics_value(b, st->metric, NULL,
+                          (double) *(const uint64_t *) ((const char *) base
+                                                        + st->offset));
+    }
+}
+
+
+static void
+llo_metrics_family(llo_buf_t *b, const char *name, const char *type,
+    const char *help)
+{
+    int   n;
+    char  tmp[512];
+
+    n = snprintf(tmp, sizeof(tmp), "# HELP %s %s\n# TYPE %s %s\n", name,
+                 help, name, type);
+    llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                  : sizeof(tmp) - 1);
+}
+
+
+static void
+llo_metrics_value(llo_buf_t *b, const char *name, const char *labels,
+    double v)
+{
+    int   n;
+    char  tmp[512];
+
+    /* %.17g: integers up to 2^53 print exactly, no exponent below 1e17 */
+    n = snprintf(tmp, sizeof(tmp), "%s%s%s%s %.17g\n", name,
+                 labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+                 v);
+    llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                  : sizeof(tmp) - 1);
+}
+
+
+/*
+ * The process_* metrics every Prometheus client library exports, from
+ * /proc/self as they do: CPU, memory, file descriptors, start time.
+ */
+
+static void
+llo_metrics_process(llo_buf_t *b)
+{
+    int             fds;
+    FILE           *f;
+    DIR            *d;
+    char            buf[1024], *p;
+    long            tick, page;
+    double          boot, start;
+    struct rlimit   rl;
+    unsigned long   utime, stime, vsize;
+    long            rss;
+    unsigned long long  starttime;
+
+    tick = sysconf(_SC_CLK_TCK);
+    page = sysconf(_SC_PAGESIZE);
+
+    f = fopen("/proc/self/stat", "r");
+    if (f == NULL) {
+        return;
+    }
+
+    p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+    fclose(f);
+
+    /* after the name: state ppid ... utime(14) stime(15) ... starttime(22)
+     * vsize(23) rss(24), counted from the field after ')' as 3 */
+    if (p == NULL
+        || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu "
+                  "%*d %*d %*d %*d %*d %*d %llu %lu %ld", &utime, &stime,
+                  &starttime, &vsize, &rss) != 5)
+    {
+        return;
+    }
+
+    boot = 0;
+    f = fopen("/proc/stat", "r");
+
+    while (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
+        if (strncmp(buf, "btime ", 6) == 0) {
+            boot = strtod(buf + 6, NULL);
+            break;
+        }
+    }
+
+    if (f != NULL) {
+        fclose(f);
+    }
+
+    start = boot + (double) starttime / (double) tick;
+
+    fds = 0;
+    d = opendir("/proc/self/fd");
+
+    while (d != NULL && readdir(d) != NULL) {
+        fds++;
+    }
+
+    if (d != NULL) {
+        closedir(d);
+        fds -= 3;       /* ".", ".." and the directory's own fd */
+    }
+
+    llo_metrics_family(b, "process_cpu_seconds_total", "counter",
+                       "Total user and system CPU time spent in seconds");
+    llo_metrics_value(b, "process_cpu_seconds_total", NULL,
+                      (double) (utime + stime) / (double) tick);
+
+    llo_metrics_family(b, "process_resident_memory_bytes", "gauge",
+                       "Resident memory size in bytes");
+    llo_metrics_value(b, "process_resident_memory_bytes", NULL,
+                      (double) rss * (double) page);
+
+    llo_metrics_family(b, "process_virtual_memory_bytes", "gauge",
+                       "Virtual memory size in bytes");
+    llo_metrics_value(b, "process_virtual_memory_bytes", NULL,
+                      (double) vsize);
+
+    llo_metrics_family(b, "process_start_time_seconds", "gauge",
+                       "Start time of the process since unix epoch in "
+                       "seconds");
+    llo_metrics_value(b, "process_start_time_seconds", NULL, start);
+
+    llo_metrics_family(b, "process_open_fds", "gauge",
+                       "Number of open file descriptors");
+    llo_metrics_value(b, "process_open_fds", NULL, fds);
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        llo_metrics_family(b, "process_max_fds", "gauge",
+                           "Maximum number of open file descriptors");
+        llo_metrics_value(b, "process_max_fds", NULL,
+                          rl.rlim_cur == RLIM_INFINITY
+                          ? 1e9 : (double) rl.rlim_cur);
+    }
+}

@@ -1,0 +1,42 @@
+/*
+ * llm-evaluator's /metrics: the Prometheus text format (0.0.4) of the
+ * counters of llo_eval_stats.h (the ring's read live from its header),
+ * the evaluator's health, its build and the standard process_* metrics.
+ * Every family has # HELP and # TYPE, and names carry their unit.
+ */
+
+#ifndef _LLO_EVAL_METRICS_H_INCLUDED_
+#define _LLO_EVAL_METRICS_H_INCLUDED_
+
+
+#include <stdint.h>
+
+#include "llo_eval_copy.h"
+#include "llo_eval_drain.h"
+#include "llo_eval_http.h"
+#include "llo_eval_judge.h"
+#include "llo_eval_pg.h"
+#include "llo_eval_verdicts.h"
+
+
+/* what /metrics reads: the daemon's parts, set once by main */
+
+typedef struct {
+    const char         *version;
+    llo_drain_t        *drain;
+    llo_pg_t           *pg;
+    llo_verdicts_t     *verdicts;
+    llo_judge_t        *judge;
+    const int64_t      *last_commit_ms;     /* wall clock, 0: none yet */
+    const uint64_t     *db_errors;          /* batches PostgreSQL failed */
+} llo_metrics_t;
+
+
+void llo_metrics_render(const llo_metrics_t *m, llo_buf_t *b);
+
+/* the /metrics route's handler, data: an llo_metrics_t */
+void llo_metrics_handler(void *data, const char *path,
+    llo_http_reply_t *reply);
+
+
+#endif /* _LLO_EVAL_METRICS_H_INCLUDED_ */

@@ -1,0 +1,200 @@
+#!/usr/bin/perl
+
+# The evaluator's /metrics (http_listen), against real nginx with the
+# module, real PostgreSQL and a real Prometheus (the Debian package)
+# started here on a free port, scraping every second: the text passes
+# promtool check metrics; the counters equal what PostgreSQL holds; the
+# ring's counters are nginx's own; db_up and db_write_errors_total follow
+# a PostgreSQL outage; Prometheus scrapes it and answers the same numbers;
+# bad http_listen values are refused by -t.
+
+use strict;
+use warnings;
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+use JSON::PP ();
+
+use LLOTest;
+use LLOPipeline;
+
+my $root = repo_root();
+my $p    = pipeline_start();
+my $pg   = $p->{pg};
+my $dir  = $p->{dir};
+
+sub count { psql($pg, "SELECT count(*) FROM $_[0]") }
+
+# ------------------------------------------------------------ bad settings
+
+for ([ 'foo', 'foo' ], [ '127.0.0.1:0', '127.0.0.1:0' ],
+     [ '127.0.0.1:70000', '127.0.0.1:70000' ], [ 'localhost:80', 'localhost:80' ])
+{
+    my ($v) = @$_;
+    my ($rc, $out, $err) = run_cmd_split(ev_argv($p, '-t', '-o', "http_listen=$v"));
+    is($rc, 1, "http_listen=$v: -t exits 1");
+    like($err, qr/invalid http_listen "\Q$v\E" \(expected an address and port/,
+        "http_listen=$v: says why");
+}
+
+# --------------------------------------------------------- the live stack
+
+my $mport = free_port();
+push @{ $p->{ev_opts} }, "rules_file=$root/conf.d/llm-rules.conf",
+    "http_listen=127.0.0.1:$mport", 'flush_interval=50ms';
+
+my ($ng, $port) = observer_nginx($p);
+my $pid = ev_spawn($p, 'run');
+
+ok(wait_for(sub { LLOTest::_port_open($mport) }, timeout => 10),
+    "/metrics listens on 127.0.0.1:$mport");
+
+# the same port twice: the second evaluator says so and exits
+{
+    my ($rc, $out) = run_cmd(ev_argv($p, '-o', 'ring_path=' . "$dir/other.ring",
+        '-o', 'log_file=stderr', 'run'));
+    is($rc, 1, 'http_listen in use: run exits 1');
+    like($out, qr/cannot listen on http_listen "127\.0\.0\.1:$mport"/,
+        'http_listen in use: says so');
+}
+
+sub metrics {
+    my $r = http_req(port => $mport, method => 'GET', path => '/metrics');
+    return $r;
+}
+
+sub value {
+    my ($text, $name) = @_;
+    return $text =~ /^\Q$name\E (\S+)$/m ? $1 + 0 : undef;
+}
+
+my @ids = map { reply_call($port, "Question $_?",
+        text => $_ % 4 ? "Answer $_ is fine, thanks for asking."
+                       : "I can't help with that, number $_.") } 1 .. 20;
+ok(wait_for(sub { count("llm_evaluations WHERE evaluator = 'rules'") == 20 },
+    timeout => 15), '20 calls stored and scored');
+
+{
+    my $r = metrics();
+    is($r->{status}, 200, 'GET /metrics: 200');
+    like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4},
+        'GET /metrics: the text format 0.0.4');
+    my $text = $r->{body};
+
+    my $f = spew("$dir/metrics.txt", $text);
+    my ($rc, $out, $err) = run_cmd_split('sh', '-c', "promtool check metrics < $f");
+    is($rc, 0, 'promtool check metrics: clean') or diag("$out$err");
+
+    is(value($text, 'llm_evaluator_rows_written_total'), count('llm_requests'),
+        'rows_written_total = the rows in llm_requests');
+    is(value($text, 'llm_evaluator_verdicts_total'),
+        count("llm_evaluations WHERE evaluator = 'rules'"),
+        'verdicts_total = the verdicts in llm_evaluations');
+    is(value($text, 'llm_evaluator_verdicts_flagged_total'),
+        count("llm_evaluations WHERE flagged"), 'verdicts_flagged_total');
+    my %rs = ring_stat($p);
+    is(value($text, 'llm_observer_ring_committed_records_total'), $rs{committed},
+        'the ring\'s committed count, as ring-stat reads it');
+    is(value($text, 'llm_observer_ring_capacity_bytes'), $rs{capacity},
+        'the ring\'s capacity');
+    is(value($text, 'llm_evaluator_db_up'), 1, 'db_up 1');
+    ok(value($text, 'llm_evaluator_last_flush_timestamp_seconds') > time - 60,
+        'last_flush_timestamp_seconds: a moment ago');
+    like($text, qr/^llm_evaluator_build_info\{version="[0-9.]+"\} 1$/m, 'build_info');
+    ok(defined value($text, 'process_cpu_seconds_total'),
+        'process_cpu_seconds_total');
+    for my $m (qw(process_resident_memory_bytes process_start_time_seconds
+                  process_open_fds process_max_fds)) {
+        ok(defined value($text, $m) && value($text, $m) > 0, "$m");
+    }
+    ok(abs(value($text, 'process_start_time_seconds') - time) < 120,
+        'process_start_time_seconds: this run\'s start');
+    unlike($text, qr/^[a-z_]+\{?[^\n]* (?:nan|inf)/mi, 'no NaN or Inf');
+
+    my $n = () = $text =~ /^# TYPE /mg;
+    my $h = () = $text =~ /^# HELP /mg;
+    is($h, $n, "every family ($n) has # HELP and # TYPE");
+
+    is(metrics_path('/nope')->{status}, 404, 'another path: 404');
+    is(http_req(port => $mport, method => 'POST', path => '/metrics',
+        body => 'x')->{status}, 405, 'POST /metrics: 405');
+}
+
+sub metrics_path {
+    return http_req(port => $mport, method => 'GET', path => $_[0]);
+}
+
+# ------------------------------------------------------ a real Prometheus
+
+my $pdir = "$dir/prometheus";
+mkdir $pdir;
+my $pport = free_port();
+spew("$pdir/prometheus.yml", <<"EOF");
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: llm-evaluator
+    static_configs:
+      - targets: ['127.0.0.1:$mport']
+EOF
+
+my $ppid = fork;
+die "fork: $!" unless defined $ppid;
+if ($ppid == 0) {
+    open STDOUT, '>', "$pdir/prometheus.log";
+    open STDERR, '>&', \*STDOUT;
+    exec 'prometheus', "--config.file=$pdir/prometheus.yml",
+        "--storage.tsdb.path=$pdir/data", "--web.listen-address=127.0.0.1:$pport";
+    exit 127;
+}
+END { if ($ppid) { kill 'TERM', $ppid; waitpid $ppid, 0; } }
+
+sub promql {
+    my ($q) = @_;
+    my $esc = $q;
+    $esc =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+    # Prometheus may not listen yet: no answer is no result
+    my $r = eval { http_req(port => $pport, method => 'GET',
+        path => "/api/v1/query?query=$esc") } // {};
+    my $j = eval { json_decode($r->{body} // '') } // {};
+    return $j->{data}{result} // [];
+}
+
+ok(wait_for(sub { my $r = promql('up{job="llm-evaluator"}');
+                  @$r && $r->[0]{value}[1] eq '1' }, timeout => 30),
+    'Prometheus scrapes the evaluator: up 1');
+{
+    my $want = count('llm_requests');
+    my $got;
+    wait_for(sub { my $r = promql('llm_evaluator_rows_written_total');
+                   $got = @$r ? $r->[0]{value}[1] : undef;
+                   defined $got && $got == $want }, timeout => 10);
+    is($got, $want, 'Prometheus: rows_written_total = the rows in PostgreSQL');
+}
+
+# ------------------------------------------------------ PostgreSQL down
+
+pg_stop_only($pg);
+my @more = map { reply_call($port, "More $_?", text => "Fine $_.") } 1 .. 5;
+ok(wait_for(sub { value(metrics()->{body}, 'llm_evaluator_db_up') == 0 },
+    timeout => 15), 'PostgreSQL stopped: db_up 0');
+pg_start_again($pg);
+ok(wait_for(sub { value(metrics()->{body}, 'llm_evaluator_db_up') == 1
+                  && count('llm_requests') == 25 }, timeout => 30),
+    'PostgreSQL back: db_up 1, the 5 calls stored');
+{
+    my $text = metrics()->{body};
+    is(value($text, 'llm_evaluator_rows_written_total'), 25,
+        'after the outage: rows_written_total 25');
+    cmp_ok(value($text, 'llm_evaluator_db_write_errors_total'), '>', 0,
+        'db_write_errors_total counts the batch the outage failed');
+}
+
+kill 'TERM', $pid;
+is(ev_reap($pid), 0, 'SIGTERM: exits 0');
+
+nginx_stop($ng);
+error_log_ok($ng);
+
+done_testing();
