@@ -155,6 +155,13 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
       "127.0.0.1:9188", 0, 0, "an address and port, e.g. 127.0.0.1:9188",
       1 },
 
+    /* the models that always get their own series in /metrics */
+    { "metrics_models", LLO_CONF_STR, llo_conf_off(metrics_models),
+      "", 0, 0, "model names, separated by spaces", 1 },
+
+    { "metrics_max_models", LLO_CONF_NUM, llo_conf_off(metrics_max_models),
+      "50", 0, 10000, "0..10000", 1 },
+
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
       "", 0, 0, "a path", 1 },

@@ -23,6 +23,7 @@ typedef struct {
     char               *pid_file;
     char               *rules_file;
     char               *http_listen;
+    char               *metrics_models;
     char               *judge_url;
     char               *judge_model;
     char               *judge_api_key_file;
@@ -37,6 +38,7 @@ typedef struct {
     int64_t             flag_below;             /* flagged: score < it */
     int64_t             rules_cache;            /* entries, 0: none */
     int64_t             redact;                 /* llo_redact_mode_e */
+    int64_t             metrics_max_models;
     int64_t             judge_sample_percent;
     int64_t             judge_max_score;
     int64_t             judge_flagged_only;

@@ -44,6 +44,10 @@ llo_metrics_render(const llo_metrics_t *m, llo_buf_t *b)
         llo_metrics_table(b, llo_ring_stat_table, &rs);
     }
 
+    if (m->calls != NULL) {
+        llo_cm_render(m->calls, b);
+    }
+
     llo_metrics_table(b, llo_drain_stat_table, m->drain);
     llo_metrics_table(b, llo_verdict_stat_table, m->verdicts);
     llo_metrics_table(b, llo_judge_stat_table, m->judge);

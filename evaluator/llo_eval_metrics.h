@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "llo_eval_copy.h"
+#include "llo_eval_callmetrics.h"
 #include "llo_eval_drain.h"
 #include "llo_eval_http.h"
 #include "llo_eval_judge.h"
@@ -29,6 +30,7 @@ typedef struct {
     llo_judge_t        *judge;
     const int64_t      *last_commit_ms;     /* wall clock, 0: none yet */
     const uint64_t     *db_errors;          /* batches PostgreSQL failed */
+    llo_cm_t           *calls;              /* the calls' own metrics */
 } llo_metrics_t;
 
 

@@ -106,6 +106,7 @@ llo_verdicts_add(llo_verdicts_t *vs, const llo_rec_t *rec, uint64_t instance,
     vr = &vs->rows[row];
     vr->off = vs->copy.len;
     vr->score = 0;
+    vr->label = NULL;
     vr->scored = 0;
     vr->flagged = 0;
     vr->dropped = 0;
@@ -135,6 +136,7 @@ llo_verdicts_add(llo_verdicts_t *vs, const llo_rec_t *rec, uint64_t instance,
     }
 
     vr->score = v.score;
+    vr->label = v.label;
     vr->scored = 1;
     vr->flagged = v.flagged;
 }

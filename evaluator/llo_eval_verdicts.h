@@ -20,6 +20,7 @@
 typedef struct {
     size_t              off;            /* where its COPY text starts */
     int                 score;
+    const char         *label;          /* the rules', NULL: none fired */
     unsigned            scored:1;       /* it has a verdict */
     unsigned            flagged:1;
     unsigned            dropped:1;

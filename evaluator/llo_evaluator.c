@@ -37,6 +37,7 @@
 #include "llo_eval_judge.h"
 #include "llo_eval_http.h"
 #include "llo_eval_metrics.h"
+#include "llo_eval_callmetrics.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -86,6 +87,8 @@ typedef struct {
     llo_metrics_t       metrics;
     llo_http_route_t    routes[2];
     llo_http_t         *http;
+    llo_cm_t           *calls;          /* per-call metrics, a row sink */
+    llo_row_sink_t      calls_sink;
     int64_t             backoff;
     int64_t             next_ring_check;
     int                 rc;             /* of "run": 1 after a fatal error */
@@ -285,6 +288,7 @@ done:
     llo_verdicts_free(&ev.verdicts);
     llo_judge_free(&ev.judge);
     llo_http_stop(ev.http);
+    llo_cm_free(ev.calls);
     llo_rules_free(ev.rules);
     llo_rules_cache_free(ev.cache);
     llo_pg_free(&ev.pg);
@@ -444,6 +448,18 @@ llo_eval_run(llo_eval_t *ev)
         ev->metrics.judge = &ev->judge;
         ev->metrics.last_commit_ms = &ev->last_commit_ms;
         ev->metrics.db_errors = &ev->db_errors;
+
+        /* the calls' metrics: only where they are served */
+        ev->calls = llo_cm_new(ev->conf.metrics_models,
+                               (size_t) ev->conf.metrics_max_models);
+        if (ev->calls == NULL) {
+            llo_log(LLO_LOG_ERROR, "out of memory");
+            return 1;
+        }
+
+        llo_cm_sink(ev->calls, &ev->verdicts, &ev->calls_sink);
+        (void) llo_drain_add_row_sink(&ev->drain, &ev->calls_sink);
+        ev->metrics.calls = ev->calls;
 
         ev->routes[0].path = "/metrics";
         ev->routes[0].handler = llo_metrics_handler;

@@ -70,9 +70,24 @@ sub value {
 
 my @ids = map { reply_call($port, "Question $_?",
         text => $_ % 4 ? "Answer $_ is fine, thanks for asking."
-                       : "I can't help with that, number $_.") } 1 .. 20;
+                       : "I can't help with that, number $_.") } 1 .. 19;
+push @ids, reply_call($port, 'Question 20?', text => 'Overloaded.', status => 503);
 ok(wait_for(sub { count("llm_evaluations WHERE evaluator = 'rules'") == 20 },
     timeout => 15), '20 calls stored and scored');
+
+# the answers name their model; the error does not, so it goes by the
+# request's
+my $MODEL = 'gpt-4o-mini-2024-07-18';
+my $L = qq(provider="openai",model="$MODEL",key="");
+my $E = qq(provider="openai",model="gpt-4o-mini",key="");
+
+# a metric summed over its series whose labels match
+sub total {
+    my ($text, $re) = @_;
+    my $t = 0;
+    $t += $1 while $text =~ /^$re (\S+)$/mg;
+    return $t;
+}
 
 {
     my $r = metrics();
@@ -114,6 +129,28 @@ ok(wait_for(sub { count("llm_evaluations WHERE evaluator = 'rules'") == 20 },
     my $n = () = $text =~ /^# TYPE /mg;
     my $h = () = $text =~ /^# HELP /mg;
     is($h, $n, "every family ($n) has # HELP and # TYPE");
+
+    # the calls, by provider, model and key, from the rows stored
+    is(value($text, qq(llm_gateway_requests_total{$L,status_class="2xx"})), 19,
+        'requests_total 2xx: 19');
+    is(value($text, qq(llm_gateway_requests_total{$E,status_class="5xx"})), 1,
+        'requests_total 5xx: 1, by the model asked for');
+    is(value($text, qq(llm_gateway_token_usage_total{$L,type="completion"})),
+        psql($pg, 'SELECT sum(completion_tokens) FROM llm_requests'),
+        'token_usage_total completion = the sum in llm_requests');
+    is(total($text, qr/llm_gateway_request_duration_seconds_count\{provider="openai",model="[^"]+"\}/),
+        20, 'request_duration_seconds: 20 observed');
+    is(value($text, qq(llm_gateway_request_duration_seconds_bucket{provider="openai",model="$MODEL",le="+Inf"})),
+        19, 'request_duration_seconds: +Inf bucket = count');
+    is(value($text, 'llm_evaluator_evaluations_total{evaluator="rules",status="stored"}'),
+        20, 'evaluations_total stored: 20');
+    is(total($text, qr/llm_evaluator_evaluation_score_bucket\{evaluator="rules",model="[^"]+",le="3"\}/),
+        count("llm_evaluations WHERE score <= 3"), 'evaluation_score le=3: the scores <= 3');
+    is(value($text, qq(llm_evaluator_low_quality_total{model="gpt-4o-mini",label="upstream_error"})),
+        1, 'low_quality_total: the 503, flagged as upstream_error');
+    ok(value($text, 'llm_evaluator_ingest_lag_seconds') > 0
+        && value($text, 'llm_evaluator_ingest_lag_seconds') < 60,
+        'ingest_lag_seconds: since the newest stored call');
 
     is(metrics_path('/nope')->{status}, 404, 'another path: 404');
     is(http_req(port => $mport, method => 'POST', path => '/metrics',
@@ -171,6 +208,11 @@ ok(wait_for(sub { my $r = promql('up{job="llm-evaluator"}');
                    $got = @$r ? $r->[0]{value}[1] : undef;
                    defined $got && $got == $want }, timeout => 10);
     is($got, $want, 'Prometheus: rows_written_total = the rows in PostgreSQL');
+    my $r = promql('sum(llm_gateway_requests_total)');
+    is(@$r ? $r->[0]{value}[1] : undef, $want, 'Prometheus: sum(requests_total) = the rows');
+    $r = promql('histogram_quantile(0.95, sum by (le) '
+        . '(llm_gateway_request_duration_seconds_bucket))');
+    ok(@$r && $r->[0]{value}[1] > 0, 'Prometheus: a p95 latency');
 }
 
 # ------------------------------------------------------ PostgreSQL down
@@ -193,6 +235,43 @@ ok(wait_for(sub { value(metrics()->{body}, 'llm_evaluator_db_up') == 1
 
 kill 'TERM', $pid;
 is(ev_reap($pid), 0, 'SIGTERM: exits 0');
+
+# ------------------------------------------- a batch delivered again
+
+# 3 calls wait in the ring; the ring as it is then is kept; a daemon
+# stores them; then the kept ring is put back (as if that daemon had died
+# after its COMMIT) and 2 more calls come: the next daemon reads 3 rows
+# that are there already and 2 new ones, and counts the 2
+{
+    my @a = map { reply_call($port, "Again $_?", text => "Fine $_.") } 1 .. 3;
+    wait_for(sub { my %s = ring_stat($p); $s{records_waiting} == 3 }, timeout => 10);
+    my $copy = slurp($p->{ring});
+    my $pid = ev_spawn($p, 'run');
+    ok(wait_for(sub { count('llm_requests') == 28 }, timeout => 15), '3 more stored');
+    kill 'TERM', $pid;
+    is(ev_reap($pid), 0, 'that daemon exits 0');
+
+    open my $fh, '+<:raw', $p->{ring} or die "$p->{ring}: $!";
+    print $fh $copy;
+    close $fh or die "$p->{ring}: $!";
+
+    my @b = map { reply_call($port, "New $_?", text => "Fine new $_.") } 1 .. 2;
+    $pid = ev_spawn($p, 'run');
+    ok(wait_for(sub { count('llm_requests') == 30 }, timeout => 15),
+        'the 3 again and 2 new: 30 rows');
+    my $text;
+    wait_for(sub { $text = metrics()->{body} // '';
+                   defined value($text, 'llm_evaluator_rows_duplicate_total')
+                   && value($text, 'llm_evaluator_rows_duplicate_total') == 3 },
+        timeout => 10);
+    is(value($text, 'llm_evaluator_rows_duplicate_total'), 3, 'the 3 are duplicates');
+    is(value($text, qq(llm_gateway_requests_total{$L,status_class="2xx"})), 2,
+        'requests_total counts the 2 new, not the 3 again');
+    is(value($text, 'llm_evaluator_evaluations_total{evaluator="rules",status="stored"}'),
+        2, 'evaluations_total: 2');
+    kill 'TERM', $pid;
+    is(ev_reap($pid), 0, 'SIGTERM: exits 0');
+}
 
 nginx_stop($ng);
 error_log_ok($ng);

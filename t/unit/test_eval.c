@@ -28,6 +28,7 @@
 #include "llo_ring.h"
 #include "llo_eval_conf.h"
 #include "llo_pii.h"
+#include "llo_eval_callmetrics.h"
 #include "llo_eval_copy.h"
 #include "llo_eval_drain.h"
 #include "llo_eval_log.h"
@@ -499,6 +500,123 @@ START_TEST(test_copy_redact)
 END_TEST
 
 
+/*
+ * The calls' metrics: counted only at COMMIT and only for new rows, the
+ * model label capped (metrics_models, then the first others, then
+ * "other"), label values escaped, the text promtool-shaped.
+ */
+
+START_TEST(test_call_metrics)
+{
+    int              i;
+    char            *text;
+    llo_cm_t        *cm;
+    llo_buf_t        b;
+    llo_row_t        rows[4];
+    llo_row_sink_t   sink;
+
+    static const char  *models[4] = {
+        "gpt-4o", "claude-3", "gemini-2", "weird\"model\\x"
+    };
+
+    cm = llo_cm_new("gpt-4o", 2);
+    ck_assert_ptr_nonnull(cm);
+    llo_cm_sink(cm, NULL, &sink);
+
+    memset(rows, 0, sizeof(rows));
+
+    for (i = 0; i < 4; i++) {
+        llo_rec_num(&rows[i].rec, LLO_N_TS_US, 1796293230000123LL + i);
+        llo_rec_num(&rows[i].rec, LLO_N_STATUS, 200);
+        llo_rec_num(&rows[i].rec, LLO_N_LATENCY_US, 300000);
+        llo_rec_num(&rows[i].rec, LLO_N_COMPLETION_TOKENS, 10);
+        llo_rec_num(&rows[i].rec, LLO_N_COST_NANO, 1500000001LL);
+        llo_rec_str(&rows[i].rec, LLO_S_PROVIDER, "openai", 6);
+        llo_rec_str(&rows[i].rec, LLO_S_RESPONSE_MODEL, models[i],
+                    strlen(models[i]));
+        rows[i].seq = (uint64_t) i + 1;
+    }
+
+    llo_rec_str(&rows[3].rec, LLO_S_REFUSED, "unknown_key", 11);
+    llo_rec_num(&rows[3].rec, LLO_N_STATUS, 401);
+
+    sink.reset(sink.data);
+    ck_assert_int_eq(sink.prepare(sink.data, rows, 4), 0);
+
+    /* not yet committed: nothing counted */
+    memset(&b, 0, sizeof(llo_buf_t));
+    llo_cm_render(cm, &b);
+    llo_buf_add(&b, "", 1);
+    ck_assert_ptr_null(strstr(b.data, "llm_gateway_requests_total{"));
+
+    /* rows 0..2 new, row 3 dropped */
+    ck_assert_int_eq(sink.apply(sink.data, NULL, 0, 4, 1, NULL, 0), 0);
+    sink.drop(sink.data, 2, "test");
+    sink.committed(sink.data);
+
+    b.len = 0;
+    llo_cm_render(cm, &b);
+    llo_buf_add(&b, "", 1);
+    text = b.data;
+
+    ck_assert_msg(strstr(text, "llm_gateway_requests_total{provider=\"openai\","
+                         "model=\"gpt-4o\",key=\"\",status_class=\"2xx\"} 1\n")
+                  != NULL, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "model=\"claude-3\",key=\"\","
+                                       "status_class=\"2xx\"} 1\n"));
+    /* gemini-2 (dropped, not counted) took the last own series, so the
+     * fourth model is "other" */
+    ck_assert_ptr_null(strstr(text, "gemini-2\",key=\"\",status_class"));
+    ck_assert_msg(strstr(text, "model=\"other\",key=\"\",status_class="
+                         "\"4xx\"} 1\n") != NULL, "%s", text);
+    ck_assert_ptr_null(strstr(text, "weird"));
+    ck_assert_ptr_nonnull(strstr(text, "llm_gateway_rate_limited_total{"
+                                       "key=\"\",limit=\"auth\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llm_gateway_cost_usd_total{provider="
+                                       "\"openai\",model=\"gpt-4o\",key=\"\"} "
+                                       "1.500000001\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llm_gateway_request_duration_seconds_"
+                                       "bucket{provider=\"openai\",model=\""
+                                       "gpt-4o\",le=\"0.25\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llm_gateway_request_duration_seconds_"
+                                       "bucket{provider=\"openai\",model=\""
+                                       "gpt-4o\",le=\"0.5\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE llm_gateway_request_duration_"
+                                       "seconds histogram\n"));
+
+    /* the same batch read again: the next commit counts it again only if
+     * its rows are new, which apply() says */
+    sink.reset(sink.data);
+    ck_assert_int_eq(sink.prepare(sink.data, rows, 1), 0);
+    sink.committed(sink.data);
+    b.len = 0;
+    llo_cm_render(cm, &b);
+    llo_buf_add(&b, "", 1);
+    ck_assert_ptr_nonnull(strstr(b.data, "model=\"gpt-4o\",key=\"\","
+                                         "status_class=\"2xx\"} 1\n"));
+
+    llo_cm_free(cm);
+
+    /* a label value as the text format escapes it */
+    cm = llo_cm_new("", 5);
+    ck_assert_ptr_nonnull(cm);
+    llo_cm_sink(cm, NULL, &sink);
+    sink.reset(sink.data);
+    ck_assert_int_eq(sink.prepare(sink.data, &rows[3], 1), 0);
+    ck_assert_int_eq(sink.apply(sink.data, NULL, 0, 1, 1, NULL, 0), 0);
+    sink.committed(sink.data);
+    b.len = 0;
+    llo_cm_render(cm, &b);
+    llo_buf_add(&b, "", 1);
+    ck_assert_msg(strstr(b.data, "model=\"weird\\\"model\\\\x\"") != NULL,
+                  "%s", b.data);
+
+    llo_buf_free(&b);
+    llo_cm_free(cm);
+}
+END_TEST
+
+
 /* -- the drain, against a PostgreSQL of this file ------------------------ */
 
 
@@ -597,6 +715,17 @@ llo_pg_partitions(llo_pg_t *pg, const int *months, size_t n, char *err,
 void
 llo_pg_forget_partitions(llo_pg_t *pg)
 {
+}
+
+
+int
+llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
+    size_t errlen)
+{
+    snprintf(err, errlen, "%s failed", what);
+    PQclear(res);
+
+    return -1;
 }
 
 
@@ -1219,6 +1348,7 @@ main(void)
     tcase_add_test(tc, test_copy_utf8);
     tcase_add_test(tc, test_copy_row);
     tcase_add_test(tc, test_copy_redact);
+    tcase_add_test(tc, test_call_metrics);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("drain");
