@@ -62,9 +62,15 @@ static struct {
 static pthread_once_t     llo_pii_once = PTHREAD_ONCE_INIT;
 static int                llo_pii_ready;   /* 1 compiled, -1 failed */
 
-/* one pair of offsets is all a detector asks of a match: one match data
- * per thread, made on its first scan, serves every call */
-static __thread pcre2_match_data  *llo_pii_tmd;
+/*
+ * One pair of offsets is all a detector asks of a match: one match data
+ * per thread, made on its first scan, serves every call; freed when the
+ * thread ends, since the drain scores on a thread of each batch's, and a
+ * match data per batch must not pile up (valgrind found them).
+ */
+static pthread_key_t   llo_pii_key;
+static pthread_once_t  llo_pii_key_once = PTHREAD_ONCE_INIT;
+static int             llo_pii_key_ok;
 
 
 static const char  *llo_redact_modes[] = { "off", "pii", "secrets", "all" };
@@ -129,14 +135,43 @@ llo_pii_compile(void)
 }
 
 
+static void
+llo_pii_md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+
+static void
+llo_pii_key_make(void)
+{
+    llo_pii_key_ok = pthread_key_create(&llo_pii_key, llo_pii_md_free) == 0;
+}
+
+
 static pcre2_match_data *
 llo_pii_md(void)
 {
-    if (llo_pii_tmd == NULL) {
-        llo_pii_tmd = pcre2_match_data_create(1, NULL);
+    pcre2_match_data  *md;
+
+    (void) pthread_once(&llo_pii_key_once, llo_pii_key_make);
+
+    if (!llo_pii_key_ok) {
+        return NULL;
     }
 
-    return llo_pii_tmd;
+    md = pthread_getspecific(llo_pii_key);
+
+    if (md == NULL) {
+        md = pcre2_match_data_create(1, NULL);
+
+        if (md != NULL && pthread_setspecific(llo_pii_key, md) != 0) {
+            pcre2_match_data_free(md);
+            md = NULL;
+        }
+    }
+
+    return md;
 }
 
 
