@@ -794,6 +794,7 @@ llo_judge_done(void *data, uint64_t job, const llo_judge_outcome_t *o)
         if (llo_judge_store(j, s, o, &cost) == 0) {
             j->judged++;
             j->spent += cost;
+            j->cost_total += cost;
         }
 
     } else {
@@ -996,6 +997,7 @@ llo_judge_retry(llo_judge_t *j, llo_judge_slot_t *s,
     PQclear(res);
 
     j->spent += cost > 0 ? cost : 0;
+    j->cost_total += cost > 0 ? cost : 0;
 
     if (ms < 0) {
         j->failed++;

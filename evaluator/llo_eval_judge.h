@@ -79,6 +79,7 @@ typedef struct {
     uint64_t            judged;
     uint64_t            retried;
     uint64_t            failed;
+    int64_t             cost_total;     /* nano-USD since start */
 } llo_judge_t;
 
 

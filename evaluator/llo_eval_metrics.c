@@ -22,6 +22,32 @@ static void llo_metrics_family(llo_buf_t *b, const char *name,
 static void llo_metrics_value(llo_buf_t *b, const char *name,
     const char *labels, double v);
 static void llo_metrics_process(llo_buf_t *b);
+static void llo_metrics_judge(llo_buf_t *b, const llo_judge_t *j);
+static void llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h);
+
+
+static const double  llo_batch_bounds[LLO_BATCH_BUCKETS] = {
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+
+
+void
+llo_metrics_batch(llo_batch_hist_t *h, double seconds)
+{
+    size_t  i;
+
+    for (i = 0; i < LLO_BATCH_BUCKETS && seconds > llo_batch_bounds[i]; i++)
+    {
+        /* void */
+    }
+
+    if (i < LLO_BATCH_BUCKETS) {
+        h->bucket[i]++;
+    }
+
+    h->count++;
+    h->sum += seconds;
+}
 
 
 void
@@ -51,6 +77,9 @@ llo_metrics_render(const llo_metrics_t *m, llo_buf_t *b)
     llo_metrics_table(b, llo_drain_stat_table, m->drain);
     llo_metrics_table(b, llo_verdict_stat_table, m->verdicts);
     llo_metrics_table(b, llo_judge_stat_table, m->judge);
+
+    llo_metrics_judge(b, m->judge);
+    llo_metrics_batches(b, m->batches);
 
     llo_metrics_family(b, "llm_evaluator_db_up", "gauge",
                        "1 while the evaluator is connected to PostgreSQL");
@@ -232,4 +261,58 @@ llo_metrics_process(llo_buf_t *b)
                           rl.rlim_cur == RLIM_INFINITY
                           ? 1e9 : (double) rl.rlim_cur);
     }
+}
+
+
+/* the judge's calls by how they ended, and what they cost */
+
+static void
+llo_metrics_judge(llo_buf_t *b, const llo_judge_t *j)
+{
+    llo_metrics_family(b, "llm_evaluator_judge_requests_total", "counter",
+                       "Calls to the LLM judge by how they ended: verdict, "
+                       "retry (to be made again), failed (no verdict, final)");
+    llo_metrics_value(b, "llm_evaluator_judge_requests_total",
+                      "status=\"verdict\"", (double) j->judged);
+    llo_metrics_value(b, "llm_evaluator_judge_requests_total",
+                      "status=\"retry\"", (double) j->retried);
+    llo_metrics_value(b, "llm_evaluator_judge_requests_total",
+                      "status=\"failed\"", (double) j->failed);
+
+    llo_metrics_family(b, "llm_evaluator_judge_cost_usd_total", "counter",
+                       "What the judge's answers cost by the price list, "
+                       "USD, since the start");
+    llo_metrics_value(b, "llm_evaluator_judge_cost_usd_total", NULL,
+                      (double) j->cost_total / 1e9);
+}
+
+
+static void
+llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h)
+{
+    int       n;
+    char      tmp[160];
+    size_t    i;
+    uint64_t  cum;
+
+    static const char  name[] = "llm_evaluator_batch_duration_seconds";
+
+    llo_metrics_family(b, name, "histogram",
+                       "How long the batches that committed took, from the "
+                       "ring to COMMIT");
+    cum = 0;
+
+    for (i = 0; h != NULL && i < LLO_BATCH_BUCKETS; i++) {
+        cum += h->bucket[i];
+        n = snprintf(tmp, sizeof(tmp), "%s_bucket{le=\"%g\"} %llu\n", name,
+                     llo_batch_bounds[i], (unsigned long long) cum);
+        llo_buf_add(b, tmp, (size_t) n);
+    }
+
+    n = snprintf(tmp, sizeof(tmp), "%s_bucket{le=\"+Inf\"} %llu\n"
+                 "%s_sum %.17g\n%s_count %llu\n", name,
+                 (unsigned long long) (h ? h->count : 0), name,
+                 h ? h->sum : 0.0, name,
+                 (unsigned long long) (h ? h->count : 0));
+    llo_buf_add(b, tmp, (size_t) n);
 }

@@ -20,6 +20,19 @@
 #include "llo_eval_verdicts.h"
 
 
+/* how long the batches that committed took, seconds */
+
+#define LLO_BATCH_BUCKETS  10
+
+typedef struct {
+    uint64_t            bucket[LLO_BATCH_BUCKETS];     /* not cumulative */
+    uint64_t            count;
+    double              sum;
+} llo_batch_hist_t;
+
+void llo_metrics_batch(llo_batch_hist_t *h, double seconds);
+
+
 /* what /metrics reads: the daemon's parts, set once by main */
 
 typedef struct {
@@ -31,6 +44,7 @@ typedef struct {
     const int64_t      *last_commit_ms;     /* wall clock, 0: none yet */
     const uint64_t     *db_errors;          /* batches PostgreSQL failed */
     llo_cm_t           *calls;              /* the calls' own metrics */
+    const llo_batch_hist_t  *batches;
 } llo_metrics_t;
 
 

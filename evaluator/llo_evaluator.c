@@ -88,6 +88,7 @@ typedef struct {
     llo_http_route_t    routes[2];
     llo_http_t         *http;
     llo_cm_t           *calls;          /* per-call metrics, a row sink */
+    llo_batch_hist_t    batch_hist;
     llo_row_sink_t      calls_sink;
     int64_t             backoff;
     int64_t             next_ring_check;
@@ -448,6 +449,7 @@ llo_eval_run(llo_eval_t *ev)
         ev->metrics.judge = &ev->judge;
         ev->metrics.last_commit_ms = &ev->last_commit_ms;
         ev->metrics.db_errors = &ev->db_errors;
+        ev->metrics.batches = &ev->batch_hist;
 
         /* the calls' metrics: only where they are served */
         ev->calls = llo_cm_new(ev->conf.metrics_models,
@@ -622,7 +624,7 @@ llo_eval_drain_timer(llo_loop_t *loop, llo_timer_t *t)
     llo_eval_t  *ev = t->data;
 
     char             err[1024];
-    int64_t          now;
+    int64_t          now, start;
     uint64_t         batches;
     llo_drain_rc_e   drc;
 
@@ -631,10 +633,12 @@ llo_eval_drain_timer(llo_loop_t *loop, llo_timer_t *t)
     }
 
     batches = ev->drain.batches;
+    start = llo_now_ms();
     drc = llo_drain_batch(&ev->drain, &ev->pg, &ev->conf, err, sizeof(err));
 
     if (ev->drain.batches != batches) {
         ev->last_commit_ms = llo_wall_ms();
+        llo_metrics_batch(&ev->batch_hist, (llo_now_ms() - start) / 1e3);
     }
 
     if (drc == LLO_DRAIN_FAILED) {

@@ -148,6 +148,14 @@ sub total {
         count("llm_evaluations WHERE score <= 3"), 'evaluation_score le=3: the scores <= 3');
     is(value($text, qq(llm_evaluator_low_quality_total{model="gpt-4o-mini",label="upstream_error"})),
         1, 'low_quality_total: the 503, flagged as upstream_error');
+    ok(value($text, 'llm_evaluator_batch_duration_seconds_count') > 0
+        && value($text, 'llm_evaluator_batch_duration_seconds_count')
+           == value($text, 'llm_evaluator_batch_duration_seconds_bucket{le="+Inf"}')
+        && value($text, 'llm_evaluator_batch_duration_seconds_count')
+           <= value($text, 'llm_evaluator_batches_total'),
+        'batch_duration_seconds: one per committed batch');
+    is(value($text, 'llm_evaluator_judge_requests_total{status="verdict"}'), 0,
+        'judge_requests_total: there, 0 without a judge');
     ok(value($text, 'llm_evaluator_ingest_lag_seconds') > 0
         && value($text, 'llm_evaluator_ingest_lag_seconds') < 60,
         'ingest_lag_seconds: since the newest stored call');
