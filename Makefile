@@ -190,6 +190,14 @@ install: all tok-data
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm_keys.conf.example
 	install -m 0644 conf.d/llm-rules.conf \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/llm-rules.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/rules \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/tests
+	install -m 0644 conf.d/prometheus/prometheus.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/
+	install -m 0644 conf.d/prometheus/rules/*.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/rules/
+	install -m 0644 conf.d/prometheus/tests/*.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/tests/
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken
 	install -m 0644 $(TOK_RANKS) \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken/

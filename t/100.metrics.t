@@ -178,6 +178,8 @@ spew("$pdir/prometheus.yml", <<"EOF");
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files:
+  - $root/conf.d/prometheus/rules/llm-observer.rules.yml
 scrape_configs:
   - job_name: llm-evaluator
     static_configs:
@@ -221,6 +223,24 @@ ok(wait_for(sub { my $r = promql('up{job="llm-evaluator"}');
     $r = promql('histogram_quantile(0.95, sum by (le) '
         . '(llm_gateway_request_duration_seconds_bucket))');
     ok(@$r && $r->[0]{value}[1] > 0, 'Prometheus: a p95 latency');
+}
+
+# the shipped alert rules, evaluated by Prometheus on these metrics: every
+# one loads and evaluates without error
+{
+    my ($n, $bad) = (0, '');
+    ok(wait_for(sub {
+        my $r = eval { http_req(port => $pport, method => 'GET',
+            path => '/api/v1/rules') } // {};
+        my $j = eval { json_decode($r->{body} // '') } // {};
+        my @rules = map { @{ $_->{rules} } } @{ $j->{data}{groups} // [] };
+        $n = @rules;
+        my @bad = grep { ($_->{health} // '') ne 'ok' } @rules;
+        $bad = join '; ', map { "$_->{name}: " . ($_->{health} // '?') . ' '
+            . ($_->{lastError} // '') } @bad;
+        return $n >= 20 && !@bad;
+    }, timeout => 15), "Prometheus evaluates the $n shipped alert rules, all healthy")
+        or diag($bad);
 }
 
 # ------------------------------------------------------ PostgreSQL down
