@@ -198,6 +198,8 @@ install: all tok-data
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/rules/
 	install -m 0644 conf.d/prometheus/tests/*.yml \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/tests/
+	install -D -m 0644 conf.d/alertmanager/alertmanager.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/alertmanager/alertmanager.yml
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken
 	install -m 0644 $(TOK_RANKS) \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken/
