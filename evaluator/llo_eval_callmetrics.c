@@ -2,7 +2,6 @@
  * llm-evaluator's per-call metrics: see llo_eval_callmetrics.h.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -772,29 +771,6 @@ llo_cm_series(llo_cm_family_t *f, const char *labels)
 
 
 static void
-llo_cm_out(llo_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static void
-llo_cm_out(llo_buf_t *b, const char *fmt, ...)
-{
-    int      n;
-    char     tmp[2048];
-    va_list  ap;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-
-    if (n > 0) {
-        llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
-                                                      : sizeof(tmp) - 1);
-    }
-}
-
-
-static void
 llo_cm_render_hist(llo_buf_t *b, const char *name, const char *labels,
     const uint64_t *v, const double *bounds, size_t n, double unit)
 {
@@ -805,14 +781,14 @@ llo_cm_render_hist(llo_buf_t *b, const char *name, const char *labels,
 
     for (i = 0; i < n; i++) {
         cum += v[i];
-        llo_cm_out(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+        llo_buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
                    bounds[i], (unsigned long long) cum);
     }
 
-    llo_cm_out(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
+    llo_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
                (unsigned long long) v[n]);
-    llo_cm_out(b, "%s_sum{%s} %.17g\n", name, labels, v[n + 1] * unit);
-    llo_cm_out(b, "%s_count{%s} %llu\n", name, labels,
+    llo_buf_printf(b, "%s_sum{%s} %.17g\n", name, labels, v[n + 1] * unit);
+    llo_buf_printf(b, "%s_count{%s} %llu\n", name, labels,
                (unsigned long long) v[n]);
 }
 
@@ -832,7 +808,7 @@ llo_cm_render(llo_cm_t *cm, llo_buf_t *b)
     for (i = 0; i < LLO_CM_FAMILIES; i++) {
         f = &cm->f[i];
 
-        llo_cm_out(b, "# HELP %s %s\n# TYPE %s %s\n", llo_cm_families[i].name,
+        llo_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", llo_cm_families[i].name,
                    llo_cm_families[i].help, llo_cm_families[i].name,
                    llo_cm_families[i].type);
 
@@ -847,14 +823,14 @@ llo_cm_render(llo_cm_t *cm, llo_buf_t *b)
 
             case LLO_CM_TOKENS:
                 for (int t = 0; t < 4; t++) {
-                    llo_cm_out(b, "%s{%s,type=\"%s\"} %llu\n",
+                    llo_buf_printf(b, "%s{%s,type=\"%s\"} %llu\n",
                                llo_cm_families[i].name, sl->labels, types[t],
                                (unsigned long long) sl->v[t]);
                 }
                 break;
 
             case LLO_CM_COST:
-                llo_cm_out(b, "%s{%s} %llu.%09llu\n", llo_cm_families[i].name,
+                llo_buf_printf(b, "%s{%s} %llu.%09llu\n", llo_cm_families[i].name,
                            sl->labels,
                            (unsigned long long) (sl->v[0] / 1000000000),
                            (unsigned long long) (sl->v[0] % 1000000000));
@@ -873,16 +849,16 @@ llo_cm_render(llo_cm_t *cm, llo_buf_t *b)
                 break;
 
             default:
-                llo_cm_out(b, "%s{%s} %llu\n", llo_cm_families[i].name,
+                llo_buf_printf(b, "%s{%s} %llu\n", llo_cm_families[i].name,
                            sl->labels, (unsigned long long) sl->v[0]);
             }
         }
     }
 
-    llo_cm_out(b, "# HELP llm_evaluator_ingest_lag_seconds Now less the "
+    llo_buf_printf(b, "# HELP llm_evaluator_ingest_lag_seconds Now less the "
                "time of the newest call stored; 0: none stored since the "
                "start\n# TYPE llm_evaluator_ingest_lag_seconds gauge\n");
-    llo_cm_out(b, "llm_evaluator_ingest_lag_seconds %.6f\n",
+    llo_buf_printf(b, "llm_evaluator_ingest_lag_seconds %.6f\n",
                cm->last_ts_us > 0
                ? (double) llo_wall_ms() / 1e3 - cm->last_ts_us / 1e6 : 0.0);
 }

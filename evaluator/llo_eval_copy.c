@@ -2,6 +2,7 @@
  * llm-evaluator COPY rows: see llo_eval_copy.h.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,24 @@ llo_buf_add(llo_buf_t *b, const void *p, size_t n)
     llo_buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
+}
+
+
+void
+llo_buf_printf(llo_buf_t *b, const char *fmt, ...)
+{
+    int      n;
+    char     tmp[4096];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+
+    if (n > 0) {
+        llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                      : sizeof(tmp) - 1);
+    }
 }
 
 

@@ -24,6 +24,10 @@ void llo_buf_reserve(llo_buf_t *b, size_t n);
 void llo_buf_add(llo_buf_t *b, const void *p, size_t n);
 void llo_buf_free(llo_buf_t *b);
 
+/* printf onto the end of b (up to 4 KiB a call) */
+void llo_buf_printf(llo_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /*
  * Append s as a COPY text field: backslash, tab, newline and CR escaped,
  * NUL bytes dropped and invalid UTF-8 replaced by U+FFFD, since a text

@@ -41,6 +41,11 @@ static void llo_http_tick(llo_loop_t *loop, llo_timer_t *t);
 static void llo_http_run(llo_http_t *h);
 static int llo_http_parse(const char *addr, struct sockaddr_storage *ss,
     socklen_t *len, char *err, size_t errlen);
+static enum MHD_Result llo_http_send(llo_http_t *h,
+    struct MHD_Connection *c, const llo_http_reply_t *reply,
+    const char *allow_of);
+static void llo_http_done(void *cls, struct MHD_Connection *c,
+    void **con_cls, enum MHD_RequestTerminationCode toe);
 
 
 int
@@ -89,6 +94,8 @@ llo_http_start(llo_loop_t *loop, const char *addr,
                               (unsigned int) LLO_HTTP_CONNECTIONS,
                               MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned int) LLO_HTTP_TIMEOUT_S,
+                              MHD_OPTION_NOTIFY_COMPLETED, llo_http_done,
+                              NULL,
                               MHD_OPTION_END);
 
     if (h->mhd == NULL) {
@@ -114,7 +121,7 @@ llo_http_start(llo_loop_t *loop, const char *addr,
     h->fd = info->epoll_fd;
     llo_timer_in(&h->timer, LLO_HTTP_TICK_MS);
 
-    llo_log(LLO_LOG_INFO, "listening on http://%s (/metrics)", addr);
+    llo_log(LLO_LOG_INFO, "listening on http://%s", addr);
 
     return h;
 }
@@ -142,21 +149,41 @@ llo_http_ready(llo_loop_t *loop, int fd, int revents, void *data)
 }
 
 
-/* MHD's own timeouts (idle connections), whatever the traffic */
-
 static void
 llo_http_tick(llo_loop_t *loop, llo_timer_t *t)
 {
     llo_http_run(t->data);
-    llo_timer_in(t, LLO_HTTP_TICK_MS);
 }
 
+
+/*
+ * MHD reads a connection's data in pieces and registers its sockets
+ * edge-triggered: what it has not read yet raises no new edge, so it
+ * says by MHD_get_timeout() when it wants to run again (0: at once), and
+ * its idle-connection timeouts need a run too.
+ */
 
 static void
 llo_http_run(llo_http_t *h)
 {
+    MHD_UNSIGNED_LONG_LONG  ms;
+
     (void) MHD_run(h->mhd);
+
+    if (MHD_get_timeout(h->mhd, &ms) != MHD_YES || ms > LLO_HTTP_TICK_MS) {
+        ms = LLO_HTTP_TICK_MS;
+    }
+
+    llo_timer_in(&h->timer, (int64_t) ms);
 }
+
+
+/* a request's body as it comes, per connection */
+
+typedef struct {
+    llo_buf_t           body;
+    unsigned            too_large:1;
+} llo_http_req_t;
 
 
 static enum MHD_Result
@@ -166,17 +193,41 @@ llo_http_access(void *cls, struct MHD_Connection *c, const char *url,
 {
     llo_http_t  *h = cls;
 
-    enum MHD_Result          rc;
+    int                      post, allowed;
+    llo_http_req_t          *req;
     llo_http_reply_t         reply;
-    struct MHD_Response     *res;
-    const llo_http_route_t  *r;
+    const llo_http_route_t  *r, *route;
 
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        h->body.len = 0;
-        llo_buf_add(&h->body, "only GET and HEAD\n", 18);
-        reply.status = MHD_HTTP_METHOD_NOT_ALLOWED;
-        reply.content_type = "text/plain; charset=utf-8";
-        goto send;
+    post = strcmp(method, "POST") == 0;
+
+    /* a POST's body arrives in pieces before the last call */
+    if (post) {
+        req = *con_cls;
+
+        if (req == NULL) {
+            req = calloc(1, sizeof(llo_http_req_t));
+            if (req == NULL) {
+                return MHD_NO;
+            }
+
+            *con_cls = req;
+            return MHD_YES;
+        }
+
+        if (*upload_size > 0) {
+            if (req->body.len + *upload_size > LLO_HTTP_BODY_MAX) {
+                req->too_large = 1;
+
+            } else if (!req->too_large) {
+                llo_buf_add(&req->body, upload, *upload_size);
+            }
+
+            *upload_size = 0;
+            return MHD_YES;
+        }
+
+    } else {
+        req = NULL;
     }
 
     h->body.len = 0;
@@ -184,17 +235,52 @@ llo_http_access(void *cls, struct MHD_Connection *c, const char *url,
     reply.status = MHD_HTTP_OK;
     reply.content_type = "text/plain; charset=utf-8";
 
+    route = NULL;
+    allowed = 0;
+
     for (r = h->routes; r->path != NULL; r++) {
-        if (strcmp(r->path, url) == 0) {
-            r->handler(r->data, url, &reply);
-            goto send;
+        if (strcmp(r->path, url) != 0) {
+            continue;
+        }
+
+        allowed = 1;
+
+        if (strcmp(r->method, method) == 0
+            || (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
+        {
+            route = r;
+            break;
         }
     }
 
-    llo_buf_add(&h->body, "not found\n", 10);
-    reply.status = MHD_HTTP_NOT_FOUND;
+    if (route == NULL) {
+        reply.status = allowed ? MHD_HTTP_METHOD_NOT_ALLOWED
+                               : MHD_HTTP_NOT_FOUND;
+        llo_buf_add(&h->body, allowed ? "method not allowed\n" : "not found\n",
+                    allowed ? 19 : 10);
 
-send:
+    } else if (req != NULL && req->too_large) {
+        reply.status = MHD_HTTP_CONTENT_TOO_LARGE;
+        llo_buf_printf(&h->body, "body over %d bytes\n", LLO_HTTP_BODY_MAX);
+
+    } else {
+        route->handler(route->data, url, req ? req->body.data : NULL,
+                       req ? req->body.len : 0, &reply);
+    }
+
+    return llo_http_send(h, c, &reply, allowed && route == NULL ? url : NULL);
+}
+
+
+static enum MHD_Result
+llo_http_send(llo_http_t *h, struct MHD_Connection *c,
+    const llo_http_reply_t *reply, const char *allow_of)
+{
+    char                     allow[64];
+    size_t                   n;
+    enum MHD_Result          rc;
+    struct MHD_Response     *res;
+    const llo_http_route_t  *r;
 
     res = MHD_create_response_from_buffer(h->body.len,
                                           h->body.len ? h->body.data : "",
@@ -204,17 +290,70 @@ send:
     }
 
     (void) MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                   reply.content_type);
+                                   reply->content_type);
 
-    if (reply.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        (void) MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW,
-                                       "GET, HEAD");
+    /* 405: the methods the path has */
+    if (allow_of != NULL) {
+        allow[0] = '\0';
+        n = 0;
+
+        for (r = h->routes; r->path != NULL; r++) {
+            if (strcmp(r->path, allow_of) == 0 && n + 16 < sizeof(allow)) {
+                n += (size_t) snprintf(allow + n, sizeof(allow) - n, "%s%s%s",
+                                       n ? ", " : "", r->method,
+                                       strcmp(r->method, "GET") == 0
+                                       ? ", HEAD" : "");
+            }
+        }
+
+        (void) MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW, allow);
     }
 
-    rc = MHD_queue_response(c, (unsigned int) reply.status, res);
+    rc = MHD_queue_response(c, (unsigned int) reply->status, res);
     MHD_destroy_response(res);
 
     return rc;
+}
+
+
+static void
+llo_http_done(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+    llo_http_req_t  *req = *con_cls;
+
+    if (req != NULL) {
+        llo_buf_free(&req->body);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+
+/* s as the inside of a JSON string: quotes, backslashes, controls */
+
+void
+llo_http_json(llo_buf_t *b, const char *s, size_t len)
+{
+    char    tmp[8];
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char  c = (unsigned char) s[i];
+
+        if (c == '"' || c == '\\') {
+            tmp[0] = '\\';
+            tmp[1] = (char) c;
+            llo_buf_add(b, tmp, 2);
+
+        } else if (c < 0x20) {
+            snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+            llo_buf_add(b, tmp, 6);
+
+        } else {
+            llo_buf_add(b, &s[i], 1);
+        }
+    }
 }
 
 

@@ -22,6 +22,7 @@ static void llo_metrics_family(llo_buf_t *b, const char *name,
 static void llo_metrics_value(llo_buf_t *b, const char *name,
     const char *labels, double v);
 static void llo_metrics_process(llo_buf_t *b);
+static size_t llo_metrics_len(int n, size_t size);
 static void llo_metrics_judge(llo_buf_t *b, const llo_judge_t *j);
 static void llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h);
 
@@ -51,7 +52,8 @@ llo_metrics_batch(llo_batch_hist_t *h, double seconds)
 
 
 void
-llo_metrics_handler(void *data, const char *path, llo_http_reply_t *reply)
+llo_metrics_handler(void *data, const char *path, const char *body,
+    size_t len, llo_http_reply_t *reply)
 {
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
     llo_metrics_render(data, reply->body);
@@ -141,8 +143,7 @@ llo_metrics_family(llo_buf_t *b, const char *name, const char *type,
 
     n = snprintf(tmp, sizeof(tmp), "# HELP %s %s\n# TYPE %s %s\n", name,
                  help, name, type);
-    llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
-                                                  : sizeof(tmp) - 1);
+    llo_buf_add(b, tmp, llo_metrics_len(n, sizeof(tmp)));
 }
 
 
@@ -157,8 +158,7 @@ llo_metrics_value(llo_buf_t *b, const char *name, const char *labels,
     n = snprintf(tmp, sizeof(tmp), "%s%s%s%s %.17g\n", name,
                  labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
                  v);
-    llo_buf_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
-                                                  : sizeof(tmp) - 1);
+    llo_buf_add(b, tmp, llo_metrics_len(n, sizeof(tmp)));
 }
 
 
@@ -291,7 +291,7 @@ static void
 llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h)
 {
     int       n;
-    char      tmp[160];
+    char      tmp[512];
     size_t    i;
     uint64_t  cum;
 
@@ -306,7 +306,7 @@ llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h)
         cum += h->bucket[i];
         n = snprintf(tmp, sizeof(tmp), "%s_bucket{le=\"%g\"} %llu\n", name,
                      llo_batch_bounds[i], (unsigned long long) cum);
-        llo_buf_add(b, tmp, (size_t) n);
+        llo_buf_add(b, tmp, llo_metrics_len(n, sizeof(tmp)));
     }
 
     n = snprintf(tmp, sizeof(tmp), "%s_bucket{le=\"+Inf\"} %llu\n"
@@ -314,5 +314,14 @@ llo_metrics_batches(llo_buf_t *b, const llo_batch_hist_t *h)
                  (unsigned long long) (h ? h->count : 0), name,
                  h ? h->sum : 0.0, name,
                  (unsigned long long) (h ? h->count : 0));
-    llo_buf_add(b, tmp, (size_t) n);
+    llo_buf_add(b, tmp, llo_metrics_len(n, sizeof(tmp)));
+}
+
+
+/* what snprintf() wrote of n bytes into size: never past the buffer */
+
+static size_t
+llo_metrics_len(int n, size_t size)
+{
+    return n < 0 ? 0 : (size_t) n < size ? (size_t) n : size - 1;
 }

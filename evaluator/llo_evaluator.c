@@ -38,6 +38,7 @@
 #include "llo_eval_http.h"
 #include "llo_eval_metrics.h"
 #include "llo_eval_callmetrics.h"
+#include "llo_eval_alerts.h"
 
 
 #define LLO_EVAL_VERSION        "0.1.0"
@@ -85,7 +86,8 @@ typedef struct {
 
     /* /metrics and the rest of http_listen's routes */
     llo_metrics_t       metrics;
-    llo_http_route_t    routes[2];
+    llo_alerts_t        alerts;         /* POST /alerts, its own connection */
+    llo_http_route_t    routes[3];
     llo_http_t         *http;
     llo_cm_t           *calls;          /* per-call metrics, a row sink */
     llo_batch_hist_t    batch_hist;
@@ -289,6 +291,7 @@ done:
     llo_verdicts_free(&ev.verdicts);
     llo_judge_free(&ev.judge);
     llo_http_stop(ev.http);
+    llo_alerts_free(&ev.alerts);
     llo_cm_free(ev.calls);
     llo_rules_free(ev.rules);
     llo_rules_cache_free(ev.cache);
@@ -463,10 +466,18 @@ llo_eval_run(llo_eval_t *ev)
         (void) llo_drain_add_row_sink(&ev->drain, &ev->calls_sink);
         ev->metrics.calls = ev->calls;
 
+        ev->routes[0].method = "GET";
         ev->routes[0].path = "/metrics";
         ev->routes[0].handler = llo_metrics_handler;
         ev->routes[0].data = &ev->metrics;
-        ev->routes[1].path = NULL;
+
+        /* Alertmanager's webhook: the notifications into llm_alerts */
+        ev->alerts.conninfo = ev->conf.pg_conninfo;
+        ev->routes[1].method = "POST";
+        ev->routes[1].path = "/alerts";
+        ev->routes[1].handler = llo_alerts_handler;
+        ev->routes[1].data = &ev->alerts;
+        ev->routes[2].path = NULL;
 
         ev->http = llo_http_start(&ev->loop, ev->conf.http_listen,
                                   ev->routes, err, sizeof(err));
@@ -921,6 +932,12 @@ llo_eval_reload(llo_eval_t *ev)
 
     /* the judge read nc, which now lives in ev->conf */
     ev->judge.conf = &ev->conf;
+
+    /* /alerts connects with the new conninfo when it next needs to */
+    if (ev->alerts.conninfo != NULL) {
+        llo_pg_close(&ev->alerts.pg);
+        ev->alerts.conninfo = ev->conf.pg_conninfo;
+    }
 
     if (llo_eval_rules_use(ev, rules, err, sizeof(err)) != 0) {
         llo_log(LLO_LOG_ERROR, "%s; rules_cache off", err);

@@ -186,16 +186,8 @@ scrape_configs:
       - targets: ['127.0.0.1:$mport']
 EOF
 
-my $ppid = fork;
-die "fork: $!" unless defined $ppid;
-if ($ppid == 0) {
-    open STDOUT, '>', "$pdir/prometheus.log";
-    open STDERR, '>&', \*STDOUT;
-    exec 'prometheus', "--config.file=$pdir/prometheus.yml",
-        "--storage.tsdb.path=$pdir/data", "--web.listen-address=127.0.0.1:$pport";
-    exit 127;
-}
-END { if ($ppid) { kill 'TERM', $ppid; waitpid $ppid, 0; } }
+spawn("$pdir/prometheus.log", 'prometheus', "--config.file=$pdir/prometheus.yml",
+    "--storage.tsdb.path=$pdir/data", "--web.listen-address=127.0.0.1:$pport");
 
 sub promql {
     my ($q) = @_;

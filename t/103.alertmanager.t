@@ -48,17 +48,9 @@ for ([ 'severity=critical', 'evaluator,oncall-email,slack-critical' ],
 
 # a real Alertmanager with it, no cluster, on a free port
 my $port = free_port();
-my $pid = fork;
-die "fork: $!" unless defined $pid;
-if ($pid == 0) {
-    open STDOUT, '>', "$dir/alertmanager.log";
-    open STDERR, '>&', \*STDOUT;
-    exec 'prometheus-alertmanager', "--config.file=$conf",
-        "--storage.path=$dir/data", "--web.listen-address=127.0.0.1:$port",
-        '--cluster.listen-address=';
-    exit 127;
-}
-END { if ($pid) { kill 'TERM', $pid; waitpid $pid, 0; } }
+spawn("$dir/alertmanager.log", 'prometheus-alertmanager', "--config.file=$conf",
+    "--storage.path=$dir/data", "--web.listen-address=127.0.0.1:$port",
+    '--cluster.listen-address=');
 
 ok(wait_for(sub { my ($rc) = run_cmd('amtool', 'config', 'show',
         "--alertmanager.url=http://127.0.0.1:$port"); $rc == 0 }, timeout => 20),

@@ -101,7 +101,7 @@ our @EXPORT = qw(
     upstream_start upstream_stop upstream_log
     judge_start judge_stop judge_log
     http_req wait_for run_cmd run_cmd_split
-    sse_events sse_text json_decode spew slurp
+    sse_events sse_text json_decode spew slurp spawn
 );
 
 my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/../..');
@@ -968,11 +968,36 @@ sub sse_text {
 
 # ----------------------------------------------------------------- cleanup
 
+# a daemon of another package (prometheus, alertmanager): stdout and
+# stderr to $log; stopped (TERM, then reaped) when the test ends
+our @SPAWNED;
+
+sub spawn {
+    my ($log, @argv) = @_;
+    my $pid = fork;
+    die "LLOTest: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $log or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP PIPE);
+        { no warnings 'exec'; exec { $argv[0] } @argv; }
+        print STDERR "LLOTest: cannot exec $argv[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    push @SPAWNED, $pid;
+    return $pid;
+}
+
 sub _cleanup {
     return unless $$ == $OWNER;
     local ($?, $!, $@);
     local $SIG{PIPE} = 'IGNORE';
     {
+        for my $pid (reverse @SPAWNED) {
+            kill 'TERM', $pid;
+            waitpid $pid, 0;
+        }
         for my $ng (reverse @NGINX) {
             next unless $ng->{owner} == $$;
             eval { nginx_stop($ng) };
