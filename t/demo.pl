@@ -107,6 +107,37 @@ if ($epid == 0) {
 
 END { kill 'TERM', $epid if $epid; }
 
+step('starting Prometheus and Alertmanager (the shipped rules and routing)');
+my $pport = free_port();
+my $aport = free_port();
+my $am = "$dir/alertmanager.yml";
+my $amtext = slurp("$root/conf.d/alertmanager/alertmanager.yml");
+$amtext =~ s{http://127\.0\.0\.1:9188/alerts}{http://127.0.0.1:$mport/alerts};
+$amtext =~ s/group_wait: 30s/group_wait: 1s/;
+spew($am, $amtext);
+spawn("$dir/alertmanager.log", 'prometheus-alertmanager', "--config.file=$am",
+    "--storage.path=$dir/am-data", "--web.listen-address=127.0.0.1:$aport",
+    '--cluster.listen-address=');
+spew("$dir/prometheus.yml", <<"EOF");
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $root/conf.d/prometheus/rules/llm-observer.rules.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:$aport']
+scrape_configs:
+  - job_name: llm-evaluator
+    static_configs:
+      - targets: ['127.0.0.1:$mport']
+EOF
+spawn("$dir/prometheus.log", 'prometheus', "--config.file=$dir/prometheus.yml",
+    "--storage.tsdb.path=$dir/prom-data", "--web.listen-address=127.0.0.1:$pport");
+print "   Prometheus   http://127.0.0.1:$pport  (a Grafana Prometheus data source)\n";
+print "   Alertmanager http://127.0.0.1:$aport  (its webhook: the evaluator's /alerts)\n";
+
 step('sending calls through nginx');
 
 my @calls = (
@@ -209,6 +240,20 @@ print $out;
 step("the evaluator's /metrics (http://127.0.0.1:$mport/metrics), a few");
 my $m = http_req(port => $mport, method => 'GET', path => '/metrics');
 print "   $_\n" for grep { /^(llm_evaluator_(rows_written|verdicts|verdicts_flagged)_total|llm_observer_ring_(committed_records|dropped_records)_total|llm_evaluator_db_up) / } split /\n/, $m->{body};
+
+step('Prometheus, having scraped the evaluator');
+my $q = 'sum by (provider, status_class) (llm_gateway_requests_total)';
+my $res;
+wait_for(sub {
+    my $esc = $q =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ger;
+    my $r = eval { http_req(port => $pport, method => 'GET',
+        path => "/api/v1/query?query=$esc") } // {};
+    $res = eval { json_decode($r->{body} // '') } // {};
+    return @{ $res->{data}{result} // [] } > 0;
+}, timeout => 20);
+print "   $q\n";
+printf "     %-10s %-4s %s\n", $_->{metric}{provider}, $_->{metric}{status_class},
+    $_->{value}[1] for @{ $res->{data}{result} // [] };
 
 step('ring');
 ($rc, $out) = run_cmd($evaluator, '-c', $conf, 'ring-stat');
