@@ -198,6 +198,15 @@ install: all tok-data
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/rules/
 	install -m 0644 conf.d/prometheus/tests/*.yml \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/prometheus/tests/
+	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/dashboards \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/provisioning/datasources \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/provisioning/dashboards
+	install -m 0644 grafana/dashboards/*.json \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/dashboards/
+	install -m 0644 grafana/provisioning/datasources/*.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/provisioning/datasources/
+	install -m 0644 grafana/provisioning/dashboards/*.yml \
+	    $(DESTDIR)$(PREFIX)/share/llm-observer/grafana/provisioning/dashboards/
 	install -D -m 0644 conf.d/alertmanager/alertmanager.yml \
 	    $(DESTDIR)$(PREFIX)/share/llm-observer/alertmanager/alertmanager.yml
 	install -d $(DESTDIR)$(PREFIX)/share/llm-observer/tiktoken

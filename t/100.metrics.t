@@ -217,6 +217,44 @@ ok(wait_for(sub { my $r = promql('up{job="llm-evaluator"}');
     ok(@$r && $r->[0]{value}[1] > 0, 'Prometheus: a p95 latency');
 }
 
+# every PromQL query of the shipped dashboards, through this Prometheus
+# on this traffic, returns data (but those listed, and why); their panels
+# name the provisioned data sources
+{
+    my %empty = (
+        "Refused by the keys' limits" => 'no llm_observer_key in this nginx',
+    );
+    my $prov = slurp("$root/grafana/provisioning/datasources/llm-observer.yml");
+    my %uids = map { $_ => 1 } $prov =~ /^\s+uid: (\S+)$/mg;
+    ok($uids{'llo-prometheus'} && $uids{'llo-postgres'},
+        'provisioning: the data sources with their fixed uids');
+    my %seen;
+    for my $f (sort glob("$root/grafana/dashboards/*.json")) {
+        my $name = $f =~ s{.*/}{}r;
+        my $d = eval { JSON::PP->new->decode(slurp($f)) };
+        ok($d && $d->{uid} && !$seen{ $d->{uid} }++, "$name: JSON, a uid of its own")
+            or next;
+        for my $panel (@{ $d->{panels} }) {
+            for my $t (@{ $panel->{targets} }) {
+                my $ds = $t->{datasource}{uid} // $panel->{datasource}{uid} // '';
+                ok($uids{$ds}, "$name, $panel->{title}: a provisioned data source");
+                my $q = $t->{expr};
+                $q =~ s/\$__rate_interval/1m/g;
+                $q =~ s/\$__range/1h/g;
+                $q =~ s/\$(provider|model)\b/.*/g;
+                my $r;
+                wait_for(sub { $r = promql($q); @$r }, timeout => 10);
+                if (my $why = $empty{ $panel->{title} }) {
+                    is(scalar @$r, 0, "$name, $panel->{title}: empty ($why)");
+                } else {
+                    ok(scalar @$r, "$name, $panel->{title} ($t->{refId}): data")
+                        or diag($q);
+                }
+            }
+        }
+    }
+}
+
 # the shipped alert rules, evaluated by Prometheus on these metrics: every
 # one loads and evaluates without error
 {

@@ -104,6 +104,7 @@ sub observer_nginx {
     my $port = free_port();
     my $ng = nginx_start(dir => $p->{dir}, http => <<"EOF");
     llm_observer_ring $p->{ring} size=4m;
+    include @{[ repo_root() ]}/conf.d/llm_prices.conf;
 
     server {
         listen 127.0.0.1:$port;
