@@ -20,6 +20,8 @@ static int llo_alerts_connect(llo_alerts_t *a, char *err, size_t errlen);
 static const char *llo_alerts_str(yajl_val o, const char *key);
 static void llo_alerts_error(llo_http_reply_t *reply, int status,
     const char *why);
+static int llo_alerts_authorized(llo_alerts_t *a,
+    const llo_http_request_t *req);
 
 
 /*
@@ -143,15 +145,18 @@ llo_alerts_str(yajl_val o, const char *key)
 
 
 void
-llo_alerts_handler(void *data, const char *path, const char *body,
-    size_t len, llo_http_reply_t *reply)
+llo_alerts_handler(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply)
 {
     llo_alerts_t  *a = data;
 
     char         err[1024], *text;
-    size_t       n;
+    size_t       n, len;
     PGresult    *res;
-    const char  *params[1];
+    const char  *body, *params[1];
+
+    body = req->body;
+    len = req->len;
 
     reply->content_type = "application/json";
 
@@ -262,4 +267,162 @@ void
 llo_alerts_free(llo_alerts_t *a)
 {
     llo_pg_free(&a->pg);
+
+    if (a->token != NULL) {
+        memset(a->token, 0, strlen(a->token));
+        free(a->token);
+        a->token = NULL;
+    }
+}
+
+
+/*
+ * GET /alerts/history?page=&page_size=&severity=&status=: the stored
+ * notifications, newest first, as JSON, behind the bearer token of
+ * api_token_file.  Every parameter is checked here and bound, never
+ * written into the SQL.
+ */
+
+void
+llo_alerts_history(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply)
+{
+    llo_alerts_t  *a = data;
+
+    char         err[1024], bad[64], page[16], size[16];
+    long         n;
+    PGresult    *res;
+    const char  *severity, *status, *params[4];
+
+    static const char *const  allowed[] = {
+        "page", "page_size", "severity", "status", NULL
+    };
+
+    reply->content_type = "application/json";
+
+    if (!llo_alerts_authorized(a, req)) {
+        llo_alerts_error(reply, 401, "a bearer token is required "
+                         "(Authorization: Bearer, api_token_file)");
+        return;
+    }
+
+    if (llo_http_args_only(req, allowed, bad, sizeof(bad)) != 0) {
+        snprintf(err, sizeof(err), "unknown parameter \"%s\" (page, "
+                 "page_size, severity, status)", bad);
+        llo_alerts_error(reply, 400, err);
+        return;
+    }
+
+    if (llo_http_int_arg(req, "page", 1, 1, 100000, &n, err, sizeof(err))
+        != 0)
+    {
+        llo_alerts_error(reply, 400, err);
+        return;
+    }
+
+    snprintf(page, sizeof(page), "%ld", n);
+
+    if (llo_http_int_arg(req, "page_size", 50, 1, 500, &n, err, sizeof(err))
+        != 0)
+    {
+        llo_alerts_error(reply, 400, err);
+        return;
+    }
+
+    snprintf(size, sizeof(size), "%ld", n);
+
+    severity = llo_http_arg(req, "severity");
+
+    if (severity != NULL && (severity[0] == '\0' || strlen(severity) > 32
+                             || strspn(severity, "abcdefghijklmnopqrstuvwxyz")
+                                != strlen(severity)))
+    {
+        llo_alerts_error(reply, 400, "severity: lowercase letters, e.g. "
+                         "critical");
+        return;
+    }
+
+    status = llo_http_arg(req, "status");
+
+    if (status != NULL && strcmp(status, "firing") != 0
+        && strcmp(status, "resolved") != 0)
+    {
+        llo_alerts_error(reply, 400, "status: firing or resolved");
+        return;
+    }
+
+    if (a->pg.conn == NULL && llo_alerts_connect(a, err, sizeof(err)) != 0) {
+        llo_alerts_error(reply, 503, "PostgreSQL is not reachable");
+        return;
+    }
+
+    params[0] = page;
+    params[1] = size;
+    params[2] = severity;
+    params[3] = status;
+
+    res = PQexecParams(a->pg.conn,
+        "WITH f AS (SELECT * FROM llm_alerts "
+        "WHERE ($3::text IS NULL OR severity = $3) "
+        "AND ($4::text IS NULL OR status = $4)), "
+        "p AS (SELECT * FROM f ORDER BY received_at DESC, fingerprint, "
+        "status LIMIT $2::integer OFFSET ($1::integer - 1) * $2::integer) "
+        "SELECT json_build_object('page', $1::integer, 'page_size', "
+        "$2::integer, 'total', (SELECT count(*) FROM f), 'alerts', "
+        "coalesce((SELECT json_agg(json_build_object('fingerprint', "
+        "fingerprint, 'name', name, 'severity', severity, 'status', status, "
+        "'starts_at', starts_at, 'ends_at', ends_at, 'labels', labels, "
+        "'annotations', annotations, 'received_at', received_at) "
+        "ORDER BY received_at DESC, fingerprint, status) FROM p), "
+        "'[]'::json))::text", 4, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        llo_pg_fail(&a->pg, res, "alerts history", err, sizeof(err));
+        llo_log_limited(LLO_LOG_ERROR, "GET /alerts/history: %s", err);
+
+        if (!a->pg.data_error) {
+            llo_pg_close(&a->pg);
+        }
+
+        llo_alerts_error(reply, 503, "PostgreSQL failed");
+        return;
+    }
+
+    llo_buf_add(reply->body, PQgetvalue(res, 0, 0),
+                (size_t) PQgetlength(res, 0, 0));
+    llo_buf_add(reply->body, "\n", 1);
+    PQclear(res);
+}
+
+
+/*
+ * "Bearer <token>" equal to api_token's, compared in time that does not
+ * depend on where they differ; no token configured: nobody.
+ */
+
+static int
+llo_alerts_authorized(llo_alerts_t *a, const llo_http_request_t *req)
+{
+    size_t          i, n;
+    const char     *h;
+    unsigned char   diff;
+
+    h = llo_http_header(req, "Authorization");
+
+    if (a->token == NULL || h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        return 0;
+    }
+
+    h += 7;
+    n = strlen(a->token);
+
+    if (strlen(h) != n) {
+        return 0;
+    }
+
+    for (i = 0, diff = 0; i < n; i++) {
+        diff |= (unsigned char) (h[i] ^ a->token[i]);
+    }
+
+    return diff == 0;
 }

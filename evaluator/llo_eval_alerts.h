@@ -22,6 +22,7 @@
 
 typedef struct {
     const char         *conninfo;       /* the configuration's */
+    char               *token;          /* api_token_file's, NULL: none */
     llo_pg_t            pg;             /* its own connection */
 
     uint64_t            received;       /* alerts in valid payloads */
@@ -30,9 +31,13 @@ typedef struct {
 } llo_alerts_t;
 
 
-/* the route's handler, data: an llo_alerts_t */
-void llo_alerts_handler(void *data, const char *path, const char *body,
-    size_t len, llo_http_reply_t *reply);
+/* POST /alerts, data: an llo_alerts_t */
+void llo_alerts_handler(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply);
+
+/* GET /alerts/history, behind the bearer token of api_token_file */
+void llo_alerts_history(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply);
 
 /*
  * Check an Alertmanager webhook payload: 0 with the number of its alerts

@@ -162,6 +162,10 @@ static const llo_conf_cmd_t  llo_conf_cmds[] = {
     { "metrics_max_models", LLO_CONF_NUM, llo_conf_off(metrics_max_models),
       "50", 0, 10000, "0..10000", 1 },
 
+    /* the bearer token of /alerts/history (and the API to come) */
+    { "api_token_file", LLO_CONF_STR, llo_conf_off(api_token_file),
+      "", 0, 0, "a path", 0 },
+
     /* empty: no pid file */
     { "pid_file", LLO_CONF_STR, llo_conf_off(pid_file),
       "", 0, 0, "a path", 1 },
@@ -701,4 +705,47 @@ llo_conf_dump(llo_conf_t *conf, int fd)
             return;
         }
     }
+}
+
+
+char *
+llo_conf_secret(const char *path, const char *key, char *err, size_t errlen)
+{
+    FILE    *f;
+    char    *secret, buf[4096];
+    size_t   n, start;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s \"%s\": %s", key, path,
+                 strerror(errno));
+        return NULL;
+    }
+
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+
+    /* one line; its end and surrounding blanks are no part of it */
+    while (n > 0 && isspace((unsigned char) buf[n - 1])) {
+        buf[--n] = '\0';
+    }
+
+    start = strspn(buf, " \t");
+
+    if (buf[start] == '\0' || strchr(buf + start, '\n') != NULL) {
+        snprintf(err, errlen, "%s \"%s\" must hold one line, the secret",
+                 key, path);
+        memset(buf, 0, sizeof(buf));
+        return NULL;
+    }
+
+    secret = strdup(buf + start);
+    memset(buf, 0, sizeof(buf));
+
+    if (secret == NULL) {
+        snprintf(err, errlen, "out of memory");
+    }
+
+    return secret;
 }

@@ -22,6 +22,7 @@ typedef struct {
     char               *sql_dir;
     char               *pid_file;
     char               *rules_file;
+    char               *api_token_file;
     char               *http_listen;
     char               *metrics_models;
     char               *judge_url;
@@ -60,6 +61,13 @@ int llo_conf_load(llo_conf_t *conf, const char *file, char **overrides,
     int noverrides, char *err, size_t errlen);
 
 void llo_conf_free(llo_conf_t *conf);
+
+/*
+ * The one line of a secret's file (a key, a token), its surrounding
+ * blanks off; NULL with err naming key and path.  Never logged.
+ */
+char *llo_conf_secret(const char *path, const char *key, char *err,
+    size_t errlen);
 
 /* print the effective configuration, one "key = value" a line */
 void llo_conf_dump(llo_conf_t *conf, int fd);

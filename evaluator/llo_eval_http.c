@@ -196,6 +196,7 @@ llo_http_access(void *cls, struct MHD_Connection *c, const char *url,
     int                      post, allowed;
     llo_http_req_t          *req;
     llo_http_reply_t         reply;
+    llo_http_request_t       hr;
     const llo_http_route_t  *r, *route;
 
     post = strcmp(method, "POST") == 0;
@@ -264,8 +265,11 @@ llo_http_access(void *cls, struct MHD_Connection *c, const char *url,
         llo_buf_printf(&h->body, "body over %d bytes\n", LLO_HTTP_BODY_MAX);
 
     } else {
-        route->handler(route->data, url, req ? req->body.data : NULL,
-                       req ? req->body.len : 0, &reply);
+        hr.path = url;
+        hr.body = req ? req->body.data : NULL;
+        hr.len = req ? req->body.len : 0;
+        hr.conn = c;
+        route->handler(route->data, &hr, &reply);
     }
 
     return llo_http_send(h, c, &reply, allowed && route == NULL ? url : NULL);
@@ -327,6 +331,100 @@ llo_http_done(void *cls, struct MHD_Connection *c, void **con_cls,
         free(req);
         *con_cls = NULL;
     }
+}
+
+
+const char *
+llo_http_arg(const llo_http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+
+const char *
+llo_http_header(const llo_http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+
+typedef struct {
+    const char *const  *allowed;
+    char               *bad;
+    size_t              badlen;
+    int                 found;
+} llo_http_args_t;
+
+
+static enum MHD_Result
+llo_http_arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+    llo_http_args_t    *a = cls;
+    const char *const  *p;
+
+    for (p = a->allowed; *p != NULL; p++) {
+        if (strcmp(*p, key) == 0) {
+            return MHD_YES;
+        }
+    }
+
+    snprintf(a->bad, a->badlen, "%s", key);
+    a->found = 1;
+
+    return MHD_NO;
+}
+
+
+int
+llo_http_args_only(const llo_http_request_t *req,
+    const char *const *allowed, char *bad, size_t badlen)
+{
+    llo_http_args_t  a;
+
+    a.allowed = allowed;
+    a.bad = bad;
+    a.badlen = badlen;
+    a.found = 0;
+
+    (void) MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND,
+                                     llo_http_arg_check, &a);
+
+    return a.found ? -1 : 0;
+}
+
+
+int
+llo_http_int_arg(const llo_http_request_t *req, const char *name, long dflt,
+    long min, long max, long *out, char *err, size_t errlen)
+{
+    char        *end;
+    long         n;
+    const char  *v;
+
+    v = llo_http_arg(req, name);
+
+    if (v == NULL) {
+        *out = dflt;
+        return 0;
+    }
+
+    n = -1;
+
+    if (*v >= '0' && *v <= '9' && strlen(v) <= 9) {
+        n = strtol(v, &end, 10);
+        n = *end == '\0' ? n : -1;
+    }
+
+    if (n < min || n > max) {
+        snprintf(err, errlen, "%s: an integer %ld..%ld", name, min, max);
+        return -1;
+    }
+
+    *out = n;
+
+    return 0;
 }
 
 

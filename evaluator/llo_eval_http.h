@@ -29,9 +29,35 @@ typedef struct {
     llo_buf_t          *body;           /* the handler appends to it */
 } llo_http_reply_t;
 
-/* a request: its path, and for POST its body (else NULL, 0) */
-typedef void (*llo_http_handler_pt)(void *data, const char *path,
-    const char *body, size_t len, llo_http_reply_t *reply);
+/* a request: its path, for POST its body (else NULL, 0), its connection */
+typedef struct {
+    const char         *path;
+    const char         *body;
+    size_t              len;
+    void               *conn;           /* MHD's: llo_http_arg(), _header() */
+} llo_http_request_t;
+
+typedef void (*llo_http_handler_pt)(void *data,
+    const llo_http_request_t *req, llo_http_reply_t *reply);
+
+/* a query argument, or a header, of req; NULL when absent */
+const char *llo_http_arg(const llo_http_request_t *req, const char *name);
+const char *llo_http_header(const llo_http_request_t *req,
+    const char *name);
+
+/*
+ * The query argument name as an integer in min..max, dflt when absent:
+ * 0, or -1 with err ("page: an integer 1..100000").
+ */
+int llo_http_int_arg(const llo_http_request_t *req, const char *name,
+    long dflt, long min, long max, long *out, char *err, size_t errlen);
+
+/*
+ * Every query argument of req is one of allowed (ended by NULL): 0, or
+ * -1 with the first other one's name in bad.
+ */
+int llo_http_args_only(const llo_http_request_t *req,
+    const char *const *allowed, char *bad, size_t badlen);
 
 
 typedef struct {

@@ -2,7 +2,6 @@
  * llm-evaluator's LLM judge, the queue side: see llo_eval_judge.h.
  */
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,38 +130,14 @@ llo_judge_configure(llo_judge_t *j, const llo_conf_t *conf, char *err,
 static char *
 llo_judge_key(const llo_conf_t *conf, char *err, size_t errlen)
 {
-    FILE        *f;
-    char        *key, buf[4096];
-    size_t       n;
+    char        *key;
     const char  *v;
 
     err[0] = '\0';
 
     if (conf->judge_api_key_file[0] != '\0') {
-        f = fopen(conf->judge_api_key_file, "r");
-        if (f == NULL) {
-            snprintf(err, errlen, "cannot open judge_api_key_file \"%s\": "
-                     "%s", conf->judge_api_key_file, strerror(errno));
-            return NULL;
-        }
-
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-
-        /* one line; its end and surrounding blanks are no part of it */
-        while (n > 0 && isspace((unsigned char) buf[n - 1])) {
-            buf[--n] = '\0';
-        }
-
-        v = buf + strspn(buf, " \t");
-
-        if (*v == '\0' || strchr(v, '\n') != NULL) {
-            snprintf(err, errlen, "judge_api_key_file \"%s\" must hold one "
-                     "line, the key", conf->judge_api_key_file);
-            return NULL;
-        }
-
+        return llo_conf_secret(conf->judge_api_key_file, "judge_api_key_file",
+                               err, errlen);
     } else if (conf->judge_api_key_env[0] != '\0') {
         v = getenv(conf->judge_api_key_env);
 
@@ -177,7 +152,6 @@ llo_judge_key(const llo_conf_t *conf, char *err, size_t errlen)
     }
 
     key = strdup(v);
-    memset(buf, 0, sizeof(buf));
 
     if (key == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -52,8 +52,8 @@ llo_metrics_batch(llo_batch_hist_t *h, double seconds)
 
 
 void
-llo_metrics_handler(void *data, const char *path, const char *body,
-    size_t len, llo_http_reply_t *reply)
+llo_metrics_handler(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply)
 {
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
     llo_metrics_render(data, reply->body);

@@ -51,8 +51,8 @@ typedef struct {
 void llo_metrics_render(const llo_metrics_t *m, llo_buf_t *b);
 
 /* the /metrics route's handler, data: an llo_metrics_t */
-void llo_metrics_handler(void *data, const char *path, const char *body,
-    size_t len, llo_http_reply_t *reply);
+void llo_metrics_handler(void *data, const llo_http_request_t *req,
+    llo_http_reply_t *reply);
 
 
 #endif /* _LLO_EVAL_METRICS_H_INCLUDED_ */

@@ -87,7 +87,7 @@ typedef struct {
     /* /metrics and the rest of http_listen's routes */
     llo_metrics_t       metrics;
     llo_alerts_t        alerts;         /* POST /alerts, its own connection */
-    llo_http_route_t    routes[3];
+    llo_http_route_t    routes[4];
     llo_http_t         *http;
     llo_cm_t           *calls;          /* per-call metrics, a row sink */
     llo_batch_hist_t    batch_hist;
@@ -477,7 +477,23 @@ llo_eval_run(llo_eval_t *ev)
         ev->routes[1].path = "/alerts";
         ev->routes[1].handler = llo_alerts_handler;
         ev->routes[1].data = &ev->alerts;
-        ev->routes[2].path = NULL;
+
+        /* the stored alerts, behind api_token_file's bearer token */
+        if (ev->conf.api_token_file[0] != '\0') {
+            ev->alerts.token = llo_conf_secret(ev->conf.api_token_file,
+                                               "api_token_file", err,
+                                               sizeof(err));
+            if (ev->alerts.token == NULL) {
+                llo_log(LLO_LOG_ERROR, "%s", err);
+                return 1;
+            }
+        }
+
+        ev->routes[2].method = "GET";
+        ev->routes[2].path = "/alerts/history";
+        ev->routes[2].handler = llo_alerts_history;
+        ev->routes[2].data = &ev->alerts;
+        ev->routes[3].path = NULL;
 
         ev->http = llo_http_start(&ev->loop, ev->conf.http_listen,
                                   ev->routes, err, sizeof(err));

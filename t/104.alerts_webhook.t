@@ -26,7 +26,9 @@ my $dir  = $p->{dir};
 sub count { psql($pg, "SELECT count(*) FROM $_[0]") }
 
 my $mport = free_port();
-push @{ $p->{ev_opts} }, "http_listen=127.0.0.1:$mport";
+my $TOKEN = 'history-token-0123456789';
+my $tokfile = spew("$dir/api.token", "$TOKEN\n");
+push @{ $p->{ev_opts} }, "http_listen=127.0.0.1:$mport", "api_token_file=$tokfile";
 
 # the evaluator waits for its ring; /alerts does not need one
 my $pid = ev_spawn($p, 'run');
@@ -133,6 +135,44 @@ ok(wait_for(sub { LLOTest::_port_open($amport) }, timeout => 20),
     is(psql($pg, "SELECT receiver FROM llm_alerts WHERE name = 'LLMObserverRingDrops'"),
         'evaluator', 'by the evaluator receiver');
 }
+
+# ---------------------------------------------------- GET /alerts/history
+
+sub history {
+    my ($query, $token) = @_;
+    return http_req(port => $mport, method => 'GET',
+        path => '/alerts/history' . ($query // ''),
+        headers => defined $token ? [ [ 'Authorization', "Bearer $token" ] ] : []);
+}
+
+is(history('')->{status}, 401, 'history without a token: 401');
+is(history('', 'wrong')->{status}, 401, 'history with a wrong token: 401');
+{
+    my $r = history('', $TOKEN);
+    is($r->{status}, 200, 'history: 200');
+    my $j = json_decode($r->{body});
+    is($j->{total}, 3, 'history: all 3 stored');
+    is($j->{alerts}[0]{name}, 'LLMObserverRingDrops', 'history: newest first');
+    $j = json_decode(history('?status=resolved', $TOKEN)->{body});
+    is("$j->{total} $j->{alerts}[0]{status}", '1 resolved', 'history: status=resolved');
+    $j = json_decode(history('?severity=critical&page_size=1&page=2', $TOKEN)->{body});
+    is(scalar @{ $j->{alerts} }, 1, 'history: page 2 of 1 each');
+    is("$j->{total} $j->{page} $j->{page_size}", '3 2 1', 'history: total, page, page_size');
+    $j = json_decode(history('?page=9', $TOKEN)->{body});
+    is_deeply($j->{alerts}, [], 'history: past the end, no alerts');
+}
+for ([ '?page_size=0', qr/page_size: an integer 1\.\.500/ ],
+     [ '?page=x', qr/page: an integer/ ],
+     [ '?status=maybe', qr/status: firing or resolved/ ],
+     [ "?severity=critical'%20OR%201=1--", qr/severity: lowercase letters/ ],
+     [ '?sort=name', qr/unknown parameter \\"sort\\"/ ])
+{
+    my ($q, $want) = @$_;
+    my $r = history($q, $TOKEN);
+    is($r->{status}, 400, "history$q: 400");
+    like($r->{body}, $want, "history$q: says why");
+}
+unlike(slurp($p->{evlog}), qr/\Q$TOKEN\E/, 'the token is in no log');
 
 kill 'TERM', $pid;
 is(ev_reap($pid), 0, 'SIGTERM: exits 0');
