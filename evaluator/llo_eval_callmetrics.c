@@ -595,15 +595,11 @@ llo_cm_hist(uint64_t *v, const double *bounds, size_t n, int64_t us)
 static const char *
 llo_cm_model(llo_cm_t *cm, const llo_rec_t *rec)
 {
-    char       *m;
-    size_t      i;
-    llo_str_t   s;
+    char             *m;
+    size_t            i;
+    llo_rules_str_t   s;
 
-    llo_cm_str(rec, LLO_S_RESPONSE_MODEL, &s);
-
-    if (s.len == 0) {
-        llo_cm_str(rec, LLO_S_REQUEST_MODEL, &s);
-    }
+    llo_verdict_model(rec, &s);
 
     if (s.len == 0) {
         return "";

@@ -229,12 +229,7 @@ llo_verdict_call(const llo_rec_t *rec, llo_rules_call_t *call)
     llo_verdict_str(rec, LLO_S_ERROR_TYPE, &call->error_type);
     llo_verdict_str(rec, LLO_S_RESPONSE_FORMAT, &call->response_format);
 
-    /* the model that answered, else the one asked for */
-    llo_verdict_str(rec, LLO_S_RESPONSE_MODEL, &call->model);
-
-    if (call->model.len == 0) {
-        llo_verdict_str(rec, LLO_S_REQUEST_MODEL, &call->model);
-    }
+    llo_verdict_model(rec, &call->model);
 
     call->status = llo_rec_has_num(rec, LLO_N_STATUS)
                    ? rec->num[LLO_N_STATUS] : -1;
@@ -255,6 +250,19 @@ llo_verdict_call(const llo_rec_t *rec, llo_rules_call_t *call)
 
     s = llo_rec_get_str(rec, LLO_S_REFUSED);
     call->refused = llo_rec_has_str(rec, LLO_S_REFUSED) && s->len > 0;
+}
+
+
+/* the model that answered, else the one asked for */
+
+void
+llo_verdict_model(const llo_rec_t *rec, llo_rules_str_t *s)
+{
+    llo_verdict_str(rec, LLO_S_RESPONSE_MODEL, s);
+
+    if (s->len == 0) {
+        llo_verdict_str(rec, LLO_S_REQUEST_MODEL, s);
+    }
 }
 
 

@@ -58,6 +58,9 @@ void llo_verdicts_free(llo_verdicts_t *vs);
  */
 void llo_verdict_call(const llo_rec_t *rec, llo_rules_call_t *call);
 
+/* the model a call is known by: the response's, else the request's */
+void llo_verdict_model(const llo_rec_t *rec, llo_rules_str_t *s);
+
 /*
  * Append the COPY text of call's verdict by rules (LLO_PG_VERDICT_COLUMNS
  * after "id<TAB>ts", which the caller wrote) and fill v.

@@ -796,6 +796,13 @@ static const llo_api_t  llo_apis[LLO_API_N] = {
 };
 
 
+/* the providers that speak OpenAI's API as it is, with Bearer keys */
+#define LLO_OPENAI_DIALECT(p, n)                                             \
+    { .provider = LLO_PROV_##p, .name = n,                                   \
+      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,              \
+      .error_body = llo_openai_error, .key_header = "Authorization" }
+
+
 /*
  * Indexed by LLO_PROV_*.  Only OpenAI's and Azure's models are counted
  * exactly by tiktoken; the dialects serve Mistral, Llama, DeepSeek, Qwen
@@ -824,25 +831,15 @@ static const llo_provider_t  llo_providers[LLO_PROV_N] = {
       .speaks = LLO_PROV_GEMINI, .api_for = llo_gemini_api_for,
       .error_body = llo_gemini_error, .key_header = "x-goog-api-key" },
 
-    { .provider = LLO_PROV_MISTRAL, .name = "mistral",
-      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error, .key_header = "Authorization" },
+    LLO_OPENAI_DIALECT(MISTRAL, "mistral"),
 
-    { .provider = LLO_PROV_GROQ, .name = "groq",
-      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error, .key_header = "Authorization" },
+    LLO_OPENAI_DIALECT(GROQ, "groq"),
 
-    { .provider = LLO_PROV_DEEPSEEK, .name = "deepseek",
-      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error, .key_header = "Authorization" },
+    LLO_OPENAI_DIALECT(DEEPSEEK, "deepseek"),
 
-    { .provider = LLO_PROV_VLLM, .name = "vllm",
-      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error, .key_header = "Authorization" },
+    LLO_OPENAI_DIALECT(VLLM, "vllm"),
 
-    { .provider = LLO_PROV_OLLAMA, .name = "ollama",
-      .speaks = LLO_PROV_OPENAI, .api_for = llo_openai_api_for,
-      .error_body = llo_openai_error, .key_header = "Authorization" },
+    LLO_OPENAI_DIALECT(OLLAMA, "ollama"),
 
     { .provider = LLO_PROV_AZURE, .name = "azure",
       .speaks = LLO_PROV_OPENAI, .api_for = llo_azure_api_for,

@@ -719,6 +719,16 @@ llo_pg_forget_partitions(llo_pg_t *pg)
 
 
 int
+llo_pg_verdicts(llo_pg_t *pg, const char *data, size_t len,
+    llo_pg_verdicts_e how, uint64_t *inserted, char *err, size_t errlen)
+{
+    *inserted = 0;
+
+    return 0;
+}
+
+
+int
 llo_pg_fail(llo_pg_t *pg, PGresult *res, const char *what, char *err,
     size_t errlen)
 {
@@ -828,6 +838,32 @@ llo_t_append(llo_ring_t *ring, int kind, const char *model)
 
 
 /*
+ * What every drain test starts from: an empty ring of 1 MiB named name
+ * (path filled), a drain, a PostgreSQL of this file with nothing done,
+ * and a configuration of batches of 1000.
+ */
+
+static void
+llo_t_drain_setup(const char *name, char *path, size_t len, llo_ring_t *ring,
+    llo_drain_t *d, llo_pg_t *pg, llo_conf_t *conf)
+{
+    char  err[1024];
+
+    snprintf(path, len, "%s/%s.ring", llo_t_dir, name);
+    ck_assert_int_eq(llo_ring_open(ring, path, 1 << 20, 1, 0600,
+                                   (uid_t) -1, (gid_t) -1, err, sizeof(err)),
+                     0);
+
+    memset(d, 0, sizeof(llo_drain_t));
+    memset(pg, 0, sizeof(llo_pg_t));
+    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
+    memset(conf, 0, sizeof(llo_conf_t));
+    conf->batch_size = 1000;
+    conf->torn_timeout = 1000;
+}
+
+
+/*
  * 64 calls, 3 of them refused by the database, 2 key-set-like records
  * for the sink: the rows at fault are found by halves, the others are
  * committed once, the sink's part is committed with the batch, and a
@@ -846,10 +882,7 @@ START_TEST(test_drain_halving)
     llo_t_sink_t   ts;
     uint64_t       rpos;
 
-    snprintf(path, sizeof(path), "%s/halving.ring", llo_t_dir);
-    ck_assert_int_eq(llo_ring_open(&ring, path, 1 << 20, 1, 0600,
-                                   (uid_t) -1, (gid_t) -1, err, sizeof(err)),
-                     0);
+    llo_t_drain_setup("halving", path, sizeof(path), &ring, &d, &pg, &conf);
 
     for (i = 0; i < 64; i++) {
         llo_t_append(&ring, LLO_KIND_CALL,
@@ -860,13 +893,7 @@ START_TEST(test_drain_halving)
         }
     }
 
-    memset(&d, 0, sizeof(llo_drain_t));
-    memset(&pg, 0, sizeof(llo_pg_t));
     memset(&ts, 0, sizeof(llo_t_sink_t));
-    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
-    memset(&conf, 0, sizeof(llo_conf_t));
-    conf.batch_size = 1000;
-    conf.torn_timeout = 1000;
 
     memset(&sink, 0, sizeof(llo_sink_t));
     sink.name = "test";
@@ -1068,10 +1095,7 @@ START_TEST(test_drain_row_sink)
     llo_row_sink_t  sink;
     llo_t_rsink_t   rs;
 
-    snprintf(path, sizeof(path), "%s/rowsink.ring", llo_t_dir);
-    ck_assert_int_eq(llo_ring_open(&ring, path, 1 << 20, 1, 0600,
-                                   (uid_t) -1, (gid_t) -1, err, sizeof(err)),
-                     0);
+    llo_t_drain_setup("rowsink", path, sizeof(path), &ring, &d, &pg, &conf);
 
     for (i = 0; i < 100; i++) {
         llo_t_append(&ring, LLO_KIND_CALL,
@@ -1079,13 +1103,7 @@ START_TEST(test_drain_row_sink)
                      : (i == 8 || i == 40 || i == 99) ? "VBAD" : "gpt-4o");
     }
 
-    memset(&d, 0, sizeof(llo_drain_t));
-    memset(&pg, 0, sizeof(llo_pg_t));
     memset(&rs, 0, sizeof(llo_t_rsink_t));
-    memset(&llo_t_pg, 0, sizeof(llo_t_pg));
-    memset(&conf, 0, sizeof(llo_conf_t));
-    conf.batch_size = 1000;
-    conf.torn_timeout = 1000;
 
     memset(&sink, 0, sizeof(llo_row_sink_t));
     sink.name = "test rows";
